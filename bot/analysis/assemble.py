@@ -1,0 +1,200 @@
+"""Shared steps that turn what a reader found into Report fields, the same way for every format.
+
+Readers collect `WeightRecord`s (one per variable, with its trainability) and the parsed
+configs; these functions derive params, layers, optimizer, training, sizes and findings,
+so totals are computed in one place only.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from bot.analysis.config_walk import ModelSpec, lambda_code_summary
+from bot.analysis.keras_classes import strip_registered_prefix
+from bot.report import (
+    LayerInfo,
+    ModelInfo,
+    OptimizerInfo,
+    Params,
+    Report,
+    SizeBreakdown,
+    TrainingInfo,
+    WeightInfo,
+)
+
+
+@dataclass
+class WeightRecord:
+    layer: str  # top-level layer (model.layers entry) it belongs to
+    name: str
+    shape: list[int]
+    dtype: str
+    nbytes: int
+    trainable: bool | None  # None: the file cannot tell
+
+    @property
+    def size(self) -> int:
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
+
+
+def layers_from_records(order: Iterable[tuple[str, str, bool | None]], records: list[WeightRecord]) -> list[LayerInfo]:
+    """LayerInfo per (name, class_name, trainable) in model order, with the records that belong to it."""
+    by_layer: dict[str, list[WeightRecord]] = {}
+    for r in records:
+        by_layer.setdefault(r.layer, []).append(r)
+    out = []
+    for name, class_name, trainable in order:
+        recs = by_layer.pop(name, [])
+        out.append(LayerInfo(
+            name=name,
+            class_name=class_name,
+            params=sum(r.size for r in recs),
+            weights=[WeightInfo(r.name, r.shape, r.dtype) for r in recs],
+            trainable=trainable,
+        ))
+    for name, recs in by_layer.items():  # weights whose layer the config does not list
+        out.append(LayerInfo(name=name, class_name="unknown", params=sum(r.size for r in recs),
+                             weights=[WeightInfo(r.name, r.shape, r.dtype) for r in recs]))
+    return out
+
+
+def params_from_records(records: list[WeightRecord]) -> Params:
+    total = sum(r.size for r in records)
+    if any(r.trainable is None for r in records):
+        return Params(total=total)
+    trainable = sum(r.size for r in records if r.trainable)
+    return Params(total=total, trainable=trainable, non_trainable=total - trainable)
+
+
+def model_info(spec: ModelSpec) -> ModelInfo:
+    return ModelInfo(class_name=strip_registered_prefix(spec.class_name), name=spec.name,
+                     inputs=spec.inputs, outputs=spec.outputs)
+
+
+def optimizer_info(opt_config: dict[str, Any] | None, records: list[WeightRecord],
+                   iterations: int | None) -> OptimizerInfo | None:
+    if opt_config is None and not records:
+        return None
+    class_name, lr = None, None
+    if isinstance(opt_config, dict):
+        class_name = strip_registered_prefix(str(opt_config.get("class_name", ""))) or None
+        cfg = opt_config.get("config") if isinstance(opt_config.get("config"), dict) else {}
+        if class_name == "LossScaleOptimizer":
+            inner = cfg.get("inner_optimizer") or cfg.get("optimizer")
+            if isinstance(inner, dict):
+                inner_info = optimizer_info(inner, [], None)
+                class_name = f"LossScaleOptimizer({inner_info.class_name})" if inner_info else class_name
+                cfg = inner.get("config") if isinstance(inner.get("config"), dict) else {}
+        lr = _learning_rate(cfg)
+    return OptimizerInfo(
+        class_name=class_name,
+        iterations=iterations,
+        learning_rate=lr,
+        state_bytes=sum(r.nbytes for r in records),
+        variables=len(records),
+        params=sum(r.size for r in records),
+    )
+
+
+def _learning_rate(cfg: dict[str, Any]) -> float | None:
+    for key in ("learning_rate", "lr"):
+        v = cfg.get(key)
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            return float(v)
+        if isinstance(v, dict):  # a schedule: report its starting rate
+            inner = v.get("config") if isinstance(v.get("config"), dict) else {}
+            start = inner.get("initial_learning_rate")
+            if isinstance(start, (int, float)):
+                return float(start)
+    return None
+
+
+def training_info(loss: Any, metrics: Any) -> TrainingInfo | None:
+    if loss is None and not metrics:
+        return None
+    return TrainingInfo(loss=_plain(loss), metrics=_flatten_metrics(metrics))
+
+
+def _plain(v: Any) -> Any:
+    """A loss as a person would name it: 'mse', {'out': 'mse'}, 'MyLoss'."""
+    if isinstance(v, dict) and "class_name" in v:
+        cfg = v.get("config")
+        if isinstance(cfg, dict) and isinstance(cfg.get("name"), str):
+            return cfg["name"]
+        if isinstance(cfg, str):
+            return cfg
+        return strip_registered_prefix(str(v["class_name"]))
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_plain(x) for x in v]
+    return v
+
+
+def _flatten_metrics(metrics: Any) -> list[Any]:
+    out: list[Any] = []
+    stack = [metrics] if metrics is not None else []
+    while stack:
+        m = stack.pop(0)
+        if isinstance(m, list):
+            stack[0:0] = m
+        elif isinstance(m, dict) and "class_name" not in m:
+            stack[0:0] = list(m.values())
+        elif m is not None:
+            out.append(_plain(m))
+    return out
+
+
+def size_breakdown(file_size: int | None, records: list[WeightRecord],
+                   optimizer_records: list[WeightRecord]) -> SizeBreakdown | None:
+    weights = sum(r.nbytes for r in records)
+    opt = sum(r.nbytes for r in optimizer_records)
+    if file_size is None:
+        return SizeBreakdown(weights, opt, 0)
+    return SizeBreakdown(weights, opt, max(0, file_size - weights - opt))
+
+
+def add_model_findings(report: Report, spec: ModelSpec) -> None:
+    """Warnings every reader adds once it has a model config."""
+    by_path = {l.path: l for l in spec.all_layers()}
+    for path in spec.lambdas:
+        layer = by_path.get(path)
+        code = lambda_code_summary(layer) if layer else None
+        report.warn(
+            "lambda-layer",
+            f"Lambda layer `{path}` stores Python code"
+            + (f" ({code})" if code else "")
+            + ": loading the model runs it. Recent Keras refuses it unless you pass "
+            "`safe_mode=False`; do that only if you trust who wrote the file.",
+        )
+    seen: set[str] = set()
+    for obj in spec.custom_objects:
+        key = obj.registered_name or obj.class_name
+        if key in seen:
+            continue
+        seen.add(key)
+        reg = f" (registered as `{obj.registered_name}`)" if obj.registered_name and ">" in obj.registered_name else ""
+        report.warn(
+            "custom-object",
+            f"Custom {obj.kind} class `{strip_registered_prefix(obj.class_name)}`{reg} at `{obj.path}`: "
+            f"loading needs its code — import the module that defines it, or pass "
+            f"`custom_objects={{'{strip_registered_prefix(obj.class_name)}': "
+            f"{strip_registered_prefix(obj.class_name)}}}`.",
+        )
+    mixed = sorted(p for p in spec.dtype_policies if p.startswith("mixed_"))
+    if mixed:
+        report.warn(
+            "mixed-precision",
+            f"Mixed-precision policy {', '.join(mixed)}: variables are float32 but layers compute in "
+            f"{mixed[0].split('_', 1)[1]}; set the same policy (keras.mixed_precision.set_global_policy) "
+            "before rebuilding the model for load_weights.",
+        )
+
+
+def layer_type_counts(report: Report) -> Counter:
+    return Counter(l.class_name for l in report.layers)

@@ -1,0 +1,205 @@
+"""The Report: the one contract between analysis, cache, and every renderer.
+
+`schema_version` changes whenever a field changes meaning or disappears; new optional
+fields may be added without a bump.  `Report.to_dict()` is the JSON that `ckptbot inspect
+--json` prints and that the cache stores, and `Report.from_dict()` reads it back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+FORMATS = (
+    "keras-h5-model",
+    "keras-h5-weights",
+    "keras-v3-archive",
+    "keras-v3-weights",
+    "keras-v3-sharded-weights",
+    "tf-savedmodel",
+    "tf-checkpoint",
+    "onnx",
+    "tflite",
+    "safetensors",
+    "pytorch",
+    "not-a-model",
+)
+
+
+@dataclass
+class SourceInfo:
+    name: str
+    uri: str
+    size_bytes: int | None = None
+
+
+@dataclass
+class Contents:
+    architecture: bool = False
+    weights: bool = False
+    optimizer_state: bool = False
+    training_config: bool = False
+
+
+@dataclass
+class ModelInfo:
+    class_name: str
+    name: str
+    inputs: list[dict[str, Any]] = field(default_factory=list)
+    outputs: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Params:
+    total: int
+    trainable: int | None = None
+    non_trainable: int | None = None
+
+
+@dataclass
+class WeightInfo:
+    name: str
+    shape: list[int]
+    dtype: str
+
+
+@dataclass
+class LayerInfo:
+    name: str
+    class_name: str
+    params: int
+    weights: list[WeightInfo] = field(default_factory=list)
+    trainable: bool | None = None
+
+
+@dataclass
+class OptimizerInfo:
+    class_name: str | None
+    iterations: int | None
+    learning_rate: float | None
+    state_bytes: int
+    # Number of scalar values in the optimizer's variables: what Keras 3's summary()
+    # adds to "Total params" as "Optimizer params".
+    variables: int = 0
+    params: int = 0
+
+
+@dataclass
+class TrainingInfo:
+    loss: Any = None
+    metrics: list[Any] = field(default_factory=list)
+
+
+@dataclass
+class SizeBreakdown:
+    weights_bytes: int
+    optimizer_bytes: int
+    other_bytes: int
+
+
+@dataclass
+class Finding:
+    code: str
+    message: str
+
+
+@dataclass
+class ReloadOption:
+    """One way to load the file in one Keras, with the reason it works and its caveats."""
+
+    keras: str
+    python: str
+    works: bool
+    purpose: str = ""
+    caveats: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass
+class Reload:
+    summary: str
+    python: str
+    options: list[ReloadOption] = field(default_factory=list)
+
+
+@dataclass
+class ReportError:
+    code: str
+    message: str
+
+
+@dataclass
+class Report:
+    source: SourceInfo
+    format: str
+    contents: Contents = field(default_factory=Contents)
+    keras_version: str | None = None
+    backend: str | None = None
+    model: ModelInfo | None = None
+    params: Params | None = None
+    layers: list[LayerInfo] = field(default_factory=list)
+    optimizer: OptimizerInfo | None = None
+    training: TrainingInfo | None = None
+    size_breakdown: SizeBreakdown | None = None
+    warnings: list[Finding] = field(default_factory=list)
+    reload: Reload = field(default_factory=lambda: Reload(summary="", python=""))
+    error: ReportError | None = None
+    # Short human description of the format variant ("Keras 2.13/2.14 layout", "sharded in 3 files").
+    format_detail: str | None = None
+    schema_version: int = SCHEMA_VERSION
+
+    @property
+    def is_model(self) -> bool:
+        return self.format != "not-a-model"
+
+    def warn(self, code: str, message: str) -> None:
+        if not any(w.code == code and w.message == message for w in self.warnings):
+            self.warnings.append(Finding(code, message))
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        # schema_version first: it is the first thing a reader of the JSON needs.
+        return {"schema_version": d.pop("schema_version"), **d}
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, sort_keys=False)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Report":
+        def opt(klass, v):
+            return None if v is None else klass(**v)
+
+        reload = d.get("reload") or {"summary": "", "python": ""}
+        return cls(
+            schema_version=d.get("schema_version", SCHEMA_VERSION),
+            source=SourceInfo(**d["source"]),
+            format=d["format"],
+            contents=Contents(**d.get("contents", {})),
+            keras_version=d.get("keras_version"),
+            backend=d.get("backend"),
+            model=opt(ModelInfo, d.get("model")),
+            params=opt(Params, d.get("params")),
+            layers=[
+                LayerInfo(**{**l, "weights": [WeightInfo(**w) for w in l.get("weights", [])]})
+                for l in d.get("layers", [])
+            ],
+            optimizer=opt(OptimizerInfo, d.get("optimizer")),
+            training=opt(TrainingInfo, d.get("training")),
+            size_breakdown=opt(SizeBreakdown, d.get("size_breakdown")),
+            warnings=[Finding(**w) for w in d.get("warnings", [])],
+            reload=Reload(
+                summary=reload["summary"],
+                python=reload["python"],
+                options=[ReloadOption(**o) for o in reload.get("options", [])],
+            ),
+            error=opt(ReportError, d.get("error")),
+            format_detail=d.get("format_detail"),
+        )
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> "Report":
+        return cls.from_dict(json.loads(text))
