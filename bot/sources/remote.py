@@ -1,0 +1,131 @@
+"""Artifacts whose bytes are elsewhere: opened lazily, read through the block cache.
+
+HTTP and S3 both come down to "a first ranged request that also tells the size, then ranges".
+`open_ranged()` does the common part: the head request, the tail prefetch, and the bounded
+download when a server ignores Range.  `RemoteArtifact` gives the analysis the Artifact
+protocol; `sibling()` reaches a checkpoint's `.data-*` beside its `.index` the same way.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+from bot.sources.base import SourceError
+from bot.sources.blocks import BlockCache, PreadFile, RangeFile, RangeSource
+from bot.sources.limits import ReadBudget
+
+
+@dataclass
+class OpenedFile:
+    """A remote file whose size is known and whose bytes can be read at random."""
+
+    size: int
+    cache: BlockCache | None = None  # ranged reading
+    download_fd: int | None = None  # the server ignored Range: a bounded copy on disk
+    name: str = "remote"
+
+    def new_file(self) -> io.RawIOBase:
+        if self.cache is not None:
+            return RangeFile(self.cache, self.name)
+        assert self.download_fd is not None
+        return PreadFile(self.download_fd, self.size, self.name)
+
+    def close(self) -> None:
+        if self.download_fd is not None:
+            os.close(self.download_fd)
+            self.download_fd = None
+
+
+def open_ranged(source: RangeSource, head: bytes, name: str) -> OpenedFile:
+    """After the head arrived: prefetch the tail (or the rest of a small file)."""
+    cache = BlockCache(source, head)
+    cache.prefetch()
+    return OpenedFile(size=source.size, cache=cache, name=name)
+
+
+def download_to_temp(chunks: Iterable[bytes], budget: ReadBudget, name: str,
+                     first: bytes = b"") -> OpenedFile:
+    """Stream a whole body to an unlinked temp file; the budget's byte cap stops it."""
+    fd, path = tempfile.mkstemp(prefix="ckptbot-")
+    os.unlink(path)
+    size = 0
+    try:
+        if first:
+            os.write(fd, first)
+            size += len(first)
+        for chunk in chunks:
+            view = memoryview(chunk)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            size += len(chunk)
+    except BaseException:
+        os.close(fd)
+        raise
+    return OpenedFile(size=size, download_fd=fd, name=name)
+
+
+class RemoteArtifact:
+    """A remote file for the analysis: lazily opened, siblings reached through the same source."""
+
+    def __init__(self, name: str, uri: str, opener: Callable[[], OpenedFile],
+                 sibling_of: Callable[[str], "RemoteArtifact | None"] | None = None) -> None:
+        self.name = name
+        self.uri = uri
+        self._opener = opener
+        self._sibling_of = sibling_of
+        self._opened: OpenedFile | None = None
+
+    def __repr__(self) -> str:
+        return f"RemoteArtifact({self.uri!r})"
+
+    def opened(self) -> OpenedFile:
+        if self._opened is None:
+            self._opened = self._opener()
+        return self._opened
+
+    def is_dir(self) -> bool:
+        return False
+
+    def size(self) -> int | None:
+        return self.opened().size
+
+    def open(self) -> io.RawIOBase:
+        return self.opened().new_file()
+
+    def child(self, relpath: str) -> None:
+        return None  # remote directories are not listed (no portable way to list them)
+
+    def sibling(self, name: str) -> "RemoteArtifact | None":
+        if self._sibling_of is None or "/" in name or name in ("", ".", ".."):
+            return None
+        return self._sibling_of(name)
+
+    def listdir(self) -> list[str]:
+        return []
+
+    def close(self) -> None:
+        if self._opened is not None:
+            self._opened.close()
+
+
+def exists_or_none(artifact: RemoteArtifact) -> RemoteArtifact | None:
+    """Open a sibling now so a missing one is None, as the Artifact protocol wants."""
+    from bot.sources.base import NotFound
+
+    try:
+        artifact.opened()
+    except NotFound:
+        return None
+    return artifact
+
+
+def check_exact(data: bytes, start: int, end: int) -> bytes:
+    if len(data) != end - start:
+        raise SourceError(f"The server sent {len(data)} bytes for a range of {end - start}.")
+    return data
+
