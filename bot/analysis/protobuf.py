@@ -139,3 +139,58 @@ def packed_or_repeated_varints(fields: dict[int, list[Value]], number: int) -> l
 def as_signed64(value: int) -> int:
     """Reinterpret an unsigned varint as a two's-complement int64 (protobuf `int64`)."""
     return value - (1 << 64) if value >= 1 << 63 else value
+
+
+class Span:
+    """A length-delimited field left in the file: `length` bytes at `offset` (too big to read)."""
+
+    __slots__ = ("offset", "length")
+
+    def __init__(self, offset: int, length: int) -> None:
+        self.offset = offset
+        self.length = length
+
+
+def _file_varint(f, pos: int, end: int) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    f.seek(pos)
+    chunk = f.read(min(MAX_VARINT_BYTES, end - pos))
+    value, used = read_varint(chunk, 0)
+    return value, pos + used
+
+
+def iter_file_fields(f, start: int, end: int,  # type: ignore[no-untyped-def]
+                     inline_limit: int) -> Iterator[tuple[int, int, "Value | Span"]]:
+    """Like `iter_fields`, but over `[start, end)` of a seekable file.
+
+    Length-delimited values up to `inline_limit` bytes come back as bytes; longer ones as a
+    `Span`, so a 2 GB tensor inside an ONNX graph is stepped over, never read.
+    """
+    pos = start
+    while pos < end:
+        key, pos = _file_varint(f, pos, end)
+        number, wire = key >> 3, key & 7
+        if number == 0:
+            raise AnalysisError(ErrorCode.CORRUPT, "A protobuf record has field number 0.")
+        if wire == VARINT:
+            value, pos = _file_varint(f, pos, end)
+            yield number, wire, value
+        elif wire in (FIXED64, FIXED32):
+            width = 8 if wire == FIXED64 else 4
+            if pos + width > end:
+                raise AnalysisError(ErrorCode.TRUNCATED, "A protobuf value runs past the end of the file.")
+            f.seek(pos)
+            yield number, wire, int.from_bytes(f.read(width), "little")
+            pos += width
+        elif wire == LENGTH_DELIMITED:
+            length, pos = _file_varint(f, pos, end)
+            if length > end - pos:
+                raise AnalysisError(ErrorCode.TRUNCATED, f"A protobuf field claims {length} bytes but "
+                                    f"only {end - pos} remain: the file is cut short or damaged.")
+            if length <= inline_limit:
+                f.seek(pos)
+                yield number, wire, f.read(length)
+            else:
+                yield number, wire, Span(pos, length)
+            pos += length
+        else:
+            raise AnalysisError(ErrorCode.CORRUPT, f"Unsupported protobuf wire type {wire}.")

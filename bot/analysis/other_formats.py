@@ -1,0 +1,397 @@
+"""Formats that are not Keras but land in the same channels: ONNX, TFLite, safetensors, PyTorch, NumPy.
+
+Each gets a name, what the bytes say cheaply (parameter counts from shapes, never from tensor
+data) and the loader of the framework that owns it.  Nothing here runs code from the file:
+PyTorch and object-dtype NumPy files are pickles, which we list with `pickletools.genops`
+(a tokenizer) and never unpickle.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import json
+import pickletools
+import zipfile
+from typing import Any, BinaryIO
+
+from bot.analysis import protobuf as pb
+from bot.analysis.artifact import Artifact
+from bot.analysis.flatbuffer import read_tflite_summary
+from bot.errors import AnalysisError, ErrorCode
+from bot.report import Contents, Params, Reload, ReloadOption, Report, SourceInfo
+
+NOT_KERAS = "This is not a Keras file, so Keras cannot load it; use the framework that owns the format."
+# safetensors itself refuses headers over 100 MB (MAX_HEADER_SIZE in safetensors/src/tensor.rs).
+MAX_SAFETENSORS_HEADER = 100_000_000
+# ONNX: fields up to this size are read into memory (names, dims, small messages); bigger ones
+# (raw tensor data, whole graphs of big models) are walked in the file without reading them.
+ONNX_INLINE_BYTES = 1 << 20
+# The pickle of a PyTorch state_dict is ~100 bytes per tensor; 64 MiB is room for ~500k tensors.
+MAX_PICKLE_BYTES = 64 * 1024 * 1024
+# A .npy header is at most a few hundred bytes (numpy pads to 64); 64 KiB is generous.
+MAX_NPY_HEADER = 64 * 1024
+TORCH_LEGACY_MAGIC = bytes.fromhex("8a0a6cfc9c46f9206aa85019")  # LONG1 0x1950a86a20f9469cfc6c
+ONNX_MODEL_FIELDS = {2, 3, 4, 5, 6, 7, 8, 14, 20, 25}
+SAFETENSORS_DTYPE_BYTES = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "F8_E8M0": 1,
+                           "I16": 2, "U16": 2, "F16": 2, "BF16": 2, "I32": 4, "U32": 4, "F32": 4,
+                           "I64": 8, "U64": 8, "F64": 8, "C64": 8}
+ONNX_DTYPES = {1: "float32", 2: "uint8", 3: "int8", 4: "uint16", 5: "int16", 6: "int32", 7: "int64",
+               8: "string", 9: "bool", 10: "float16", 11: "float64", 12: "uint32", 13: "uint64",
+               16: "bfloat16"}
+
+
+def _new_report(artifact: Artifact, fmt: str) -> Report:
+    return Report(source=SourceInfo(artifact.name, artifact.uri, artifact.size()), format=fmt)
+
+
+def _product(shape: list[int]) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def _reload(summary: str, framework: str, python: str) -> Reload:
+    return Reload(summary=f"{summary} {NOT_KERAS}", python=python,
+                  options=[ReloadOption(keras=framework, python=python, works=True, purpose="load"),
+                           ReloadOption(keras="Keras", python="", works=False, purpose="not a Keras format",
+                                        error=NOT_KERAS)])
+
+
+# --- ONNX -------------------------------------------------------------------------------------
+
+def looks_like_onnx(head: bytes) -> bool:
+    """A ModelProto starts with ir_version (field 1, small varint) followed by other model fields."""
+    if head[:1] != b"\x08":
+        return False
+    try:
+        version, pos = pb.read_varint(head, 1)
+        if not 1 <= version <= 30 or pos >= len(head):
+            return False
+        key, _ = pb.read_varint(head, pos)
+    except AnalysisError:
+        return False
+    return key >> 3 in ONNX_MODEL_FIELDS and (key & 7) in (pb.VARINT, pb.LENGTH_DELIMITED)
+
+
+def report_from_onnx(artifact: Artifact) -> Report:
+    """ir_version, producer, opsets and initializer element counts of an ONNX ModelProto."""
+    report = _new_report(artifact, "onnx")
+    size = artifact.size() or 0
+    info: dict[str, Any] = {"opsets": []}
+    params, count, external = 0, 0, 0
+    with artifact.open() as f:
+        for number, _wire, value in pb.iter_file_fields(f, 0, size, ONNX_INLINE_BYTES):
+            if number == 1 and isinstance(value, int):
+                info["ir_version"] = value
+            elif number in (2, 3) and isinstance(value, bytes):
+                info["producer_name" if number == 2 else "producer_version"] = pb.text(value)
+            elif number == 8 and isinstance(value, bytes):
+                opset = pb.fields_by_number(value)
+                info["opsets"].append(f"{pb.text(pb.first_bytes(opset, 1)) or 'ai.onnx'} "
+                                      f"{pb.first_int(opset, 2)}")
+            elif number == 7:
+                span = value if isinstance(value, pb.Span) else None
+                start, end = (span.offset, span.offset + span.length) if span else (0, 0)
+                graph = [] if span else list(pb.iter_fields(value))  # type: ignore[arg-type]
+                fields = (pb.iter_file_fields(f, start, end, ONNX_INLINE_BYTES) if span else iter(graph))
+                for g_number, _w, g_value in list(fields):
+                    if g_number == 5:
+                        dims, is_external = _onnx_initializer(f, g_value)
+                        params += _product(dims)
+                        count += 1
+                        external += is_external
+    if "ir_version" not in info:
+        raise AnalysisError(ErrorCode.CORRUPT, "This looks like ONNX but has no ir_version.")
+    report.params = Params(total=params)
+    report.contents = Contents(architecture=True, weights=count > 0)
+    producer = " ".join(x for x in (info.get("producer_name"), info.get("producer_version")) if x)
+    report.format_detail = (f"ONNX IR {info['ir_version']}" + (f", produced by {producer}" if producer else "")
+                            + (f", opset {', '.join(info['opsets'])}" if info["opsets"] else "")
+                            + f"; {count} initializers")
+    if external:
+        report.warn("onnx-external-data", f"{external} initializers keep their data in external files "
+                    "next to the model: copy them along.")
+    report.reload = _reload("An ONNX model: run it with ONNX Runtime.", "onnxruntime",
+                            f"import onnxruntime as ort\nsession = ort.InferenceSession({artifact.name!r})\n"
+                            "print([i.name for i in session.get_inputs()])")
+    return report
+
+
+def _onnx_initializer(f: BinaryIO, value: Any) -> tuple[list[int], bool]:
+    """TensorProto dims (1) and whether data_location (14) is EXTERNAL; raw_data is never read."""
+    if isinstance(value, pb.Span):
+        fields = pb.iter_file_fields(f, value.offset, value.offset + value.length, ONNX_INLINE_BYTES)
+    else:
+        fields = pb.iter_fields(value)
+    dims: list[int] = []
+    external = False
+    for number, _wire, v in fields:
+        if number == 1:
+            if isinstance(v, int):
+                dims.append(pb.as_signed64(v))
+            elif isinstance(v, bytes):
+                dims.extend(pb.as_signed64(d) for d in pb.packed_or_repeated_varints({1: [v]}, 1))
+        elif number == 14 and v == 1:
+            external = True
+    return [max(d, 0) for d in dims], external
+
+
+# --- TFLite -----------------------------------------------------------------------------------
+
+def looks_like_tflite(head: bytes) -> bool:
+    return head[4:8] == b"TFL3"
+
+
+def report_from_tflite(artifact: Artifact) -> Report:
+    report = _new_report(artifact, "tflite")
+    with artifact.open() as f:
+        summary = read_tflite_summary(f, artifact.size() or 0)
+    report.params = Params(total=summary.constant_elements)
+    report.contents = Contents(architecture=True, weights=summary.constant_elements > 0)
+    report.format_detail = (f"TensorFlow Lite schema v{summary.version}, {summary.subgraphs} subgraph(s), "
+                            f"{summary.tensors} tensors, {summary.buffers} buffers"
+                            + (f", {summary.description!r}" if summary.description else "")
+                            + (f", signatures {', '.join(summary.signatures)}" if summary.signatures else ""))
+    report.warn("tflite-params", "Parameters = elements of constant tensors (weights and other "
+                "constants); quantized models count elements, not bytes.")
+    report.reload = _reload("A TensorFlow Lite flatbuffer: run it with the TFLite interpreter.",
+                            "TensorFlow Lite",
+                            f"import tensorflow as tf\ninterpreter = tf.lite.Interpreter(model_path="
+                            f"{artifact.name!r})\ninterpreter.allocate_tensors()")
+    return report
+
+
+# --- safetensors ------------------------------------------------------------------------------
+
+def looks_like_safetensors(head: bytes, size: int | None) -> bool:
+    if len(head) < 10:
+        return False
+    n = int.from_bytes(head[:8], "little")
+    return head[8:9] == b"{" and 2 <= n <= MAX_SAFETENSORS_HEADER and (size is None or 8 + n <= size)
+
+
+def report_from_safetensors(artifact: Artifact) -> Report:
+    """Header-only: names, dtypes, shapes; offsets validated the way safetensors validates them."""
+    report = _new_report(artifact, "safetensors")
+    size = artifact.size() or 0
+    with artifact.open() as f:
+        n = int.from_bytes(f.read(8), "little")
+        if n > MAX_SAFETENSORS_HEADER:
+            raise AnalysisError(ErrorCode.CORRUPT, f"The safetensors header claims {n} bytes; the format "
+                                f"allows at most {MAX_SAFETENSORS_HEADER}.")
+        if 8 + n > size:
+            raise AnalysisError(ErrorCode.TRUNCATED, "The file ends inside its safetensors header.")
+        raw = f.read(n)
+    try:
+        header = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise AnalysisError(ErrorCode.CORRUPT, "The safetensors header is not valid JSON.") from exc
+    if not isinstance(header, dict):
+        raise AnalysisError(ErrorCode.CORRUPT, "The safetensors header is not a JSON object.")
+    metadata = header.pop("__metadata__", None)
+    spans, params, dtypes = [], 0, {}
+    for name, info in header.items():
+        try:
+            dtype, shape, (start, end) = info["dtype"], info["shape"], info["data_offsets"]
+            if not all(isinstance(d, int) and d >= 0 for d in shape) or dtype not in SAFETENSORS_DTYPE_BYTES:
+                raise ValueError
+        except (KeyError, TypeError, ValueError) as exc:
+            raise AnalysisError(ErrorCode.CORRUPT, f"Tensor `{name}` has a malformed header entry.") from exc
+        count = _product(shape)
+        if end - start != count * SAFETENSORS_DTYPE_BYTES[dtype]:
+            raise AnalysisError(ErrorCode.CORRUPT, f"Tensor `{name}`: its byte range does not match "
+                                f"shape {shape} of {dtype}.")
+        spans.append((start, end, name))
+        params += count
+        dtypes[dtype] = dtypes.get(dtype, 0) + 1
+    expected = 0
+    for start, end, name in sorted(spans):
+        if start != expected:  # safetensors: offsets must be contiguous, no gaps, no overlap
+            raise AnalysisError(ErrorCode.CORRUPT, f"Tensor `{name}` does not start where the previous "
+                                "one ends: the offsets are invalid.")
+        expected = end
+    if 8 + n + expected > size:
+        raise AnalysisError(ErrorCode.TRUNCATED, f"The tensors need {8 + n + expected} bytes but the file "
+                            f"has {size}: it is cut short.")
+    if 8 + n + expected < size:
+        report.warn("trailing-bytes", f"{size - 8 - n - expected} bytes follow the last tensor; the "
+                    "safetensors library refuses such files (MetadataIncompleteBuffer).")
+    report.params = Params(total=params)
+    report.contents = Contents(weights=True)
+    report.format_detail = (f"{len(spans)} tensors; dtypes " + ", ".join(f"{k} ×{v}" for k, v in sorted(dtypes.items()))
+                            + (f"; metadata {json.dumps(metadata)[:200]}" if metadata else ""))
+    report.reload = _reload("A safetensors file (tensors only, no architecture).", "safetensors",
+                            f"from safetensors.numpy import load_file\ntensors = load_file({artifact.name!r})")
+    return report
+
+
+# --- PyTorch ----------------------------------------------------------------------------------
+
+def looks_like_pytorch_pickle(head: bytes) -> bool:
+    """Legacy (pre-1.6) torch.save: a pickle whose first object is torch's magic number."""
+    return head[:2] == b"\x80\x02" and head[2:14] == TORCH_LEGACY_MAGIC
+
+
+def report_from_pytorch_zip(artifact: Artifact) -> Report:
+    report = _new_report(artifact, "pytorch")
+    with artifact.open() as f:
+        try:
+            archive = zipfile.ZipFile(f)
+            pkl = next(i for i in archive.infolist()
+                       if i.filename == "data.pkl" or i.filename.endswith("/data.pkl"))
+        except (zipfile.BadZipFile, StopIteration) as exc:
+            raise AnalysisError(ErrorCode.CORRUPT, "This zip has no readable data.pkl.") from exc
+        if pkl.file_size > MAX_PICKLE_BYTES:
+            raise AnalysisError(ErrorCode.LIMIT, f"data.pkl is {pkl.file_size} bytes; I read up to "
+                                f"{MAX_PICKLE_BYTES}.")
+        data = archive.read(pkl)
+    storages, globals_ = _pickle_storages([data])
+    return _pytorch_report(report, artifact, storages, globals_, "zip (torch.save, PyTorch ≥ 1.6)")
+
+
+def report_from_pytorch_pickle(artifact: Artifact) -> Report:
+    """A bare pickle: PyTorch's legacy format, or some other pickle named as such."""
+    report = _new_report(artifact, "pytorch")
+    with artifact.open() as f:
+        data = f.read(MAX_PICKLE_BYTES)
+    storages, globals_ = _pickle_storages(_split_pickles(data))
+    if not looks_like_pytorch_pickle(data[:16]) and not any(g.startswith("torch") for g in globals_):
+        shown = ", ".join(sorted(globals_)[:8]) or "none"
+        raise AnalysisError(ErrorCode.UNKNOWN, f"This is a Python pickle, not a model format I know "
+                            f"(it imports: {shown}). I never unpickle files: loading it runs code.")
+    return _pytorch_report(report, artifact, storages, globals_, "legacy pickle (torch.save before 1.6)")
+
+
+def _split_pickles(data: bytes, limit: int = 6) -> list[bytes]:
+    """The consecutive pickles at the start (legacy torch: magic, protocol, sys info, object, keys)."""
+    out, pos = [], 0
+    stream = io.BytesIO(data)
+    while pos < len(data) and len(out) < limit:
+        stream.seek(pos)
+        try:
+            end = next(p for op, _a, p in pickletools.genops(stream) if op.name == "STOP") + 1
+        except (ValueError, StopIteration):  # genops: damaged or truncated pickle
+            break
+        out.append(data[pos:end])
+        pos = end
+    return out
+
+
+def _pickle_storages(pickles: list[bytes]) -> tuple[dict[str, tuple[str, int]], set[str]]:
+    """Storage key → (dtype, elements) from `('storage', type, key, location, numel)` persistent ids."""
+    storages: dict[str, tuple[str, int]] = {}
+    globals_: set[str] = set()
+    for data in pickles:
+        frames: list[list[Any]] = [[]]
+        memo: dict[Any, Any] = {}
+        try:
+            for op, arg, _pos in pickletools.genops(io.BytesIO(data)):
+                name, top = op.name, frames[-1]
+                if name in ("GLOBAL", "STACK_GLOBAL"):
+                    value = str(arg).replace(" ", ".") if arg else "?"
+                    globals_.add(value)
+                    top.append(("global", value))
+                elif name == "MARK":
+                    frames.append([])
+                elif name in ("TUPLE", "LIST", "DICT", "OBJ", "INST", "FROZENSET") and len(frames) > 1:
+                    items = frames.pop()
+                    frames[-1].append(tuple(items) if name == "TUPLE" else None)
+                elif name in ("SETITEMS", "APPENDS", "ADDITEMS", "POP_MARK") and len(frames) > 1:
+                    frames.pop()
+                elif name in ("TUPLE1", "TUPLE2", "TUPLE3"):
+                    k = int(name[-1])
+                    items = top[-k:] if len(top) >= k else []
+                    del top[-k:]
+                    top.append(tuple(items))
+                elif name.endswith("PUT") or name == "MEMOIZE":
+                    memo[arg if name != "MEMOIZE" else len(memo)] = top[-1] if top else None
+                elif name.endswith("GET"):
+                    top.append(memo.get(arg))
+                elif name in ("BINPERSID", "PERSID"):
+                    pid = top.pop() if top else None
+                    _record_storage(pid, storages)
+                    top.append(None)
+                else:
+                    top.append(arg)
+        except ValueError:  # genops on a damaged pickle: keep what was listed so far
+            continue
+    return storages, globals_
+
+
+def _record_storage(pid: Any, storages: dict[str, tuple[str, int]]) -> None:
+    if isinstance(pid, tuple) and len(pid) >= 5 and pid[0] == "storage":
+        kind = pid[1][1] if isinstance(pid[1], tuple) else str(pid[1])
+        dtype = kind.rsplit(".", 1)[-1].replace("Storage", "").lower() or "untyped"
+        dtype = {"float": "float32", "double": "float64", "half": "float16", "long": "int64",
+                 "int": "int32", "short": "int16", "char": "int8", "byte": "uint8"}.get(dtype, dtype)
+        if isinstance(pid[4], int):
+            storages[str(pid[2])] = (dtype, pid[4])
+
+
+def _pytorch_report(report: Report, artifact: Artifact, storages: dict[str, tuple[str, int]],
+                    globals_: set[str], variant: str) -> Report:
+    report.params = Params(total=sum(n for _d, n in storages.values())) if storages else None
+    report.contents = Contents(weights=bool(storages), architecture=any(
+        g.startswith("torch.nn.modules") for g in globals_))
+    dtypes = sorted({d for d, _n in storages.values()})
+    report.format_detail = (f"PyTorch {variant}; {len(storages)} tensor storages"
+                            + (f" ({', '.join(dtypes)})" if dtypes else "") + "; never unpickled")
+    unusual = sorted(g for g in globals_ if not g.startswith(("torch", "collections.OrderedDict", "numpy")))
+    if unusual:
+        report.warn("pickle-imports", "The pickle imports " + ", ".join(unusual[:8]) + ": loading it "
+                    "with weights_only=False would run that code.")
+    report.reload = _reload("A PyTorch file.", "PyTorch",
+                            f"import torch\nstate = torch.load({artifact.name!r}, weights_only=True)  "
+                            "# refuses arbitrary code")
+    return report
+
+
+# --- NumPy ------------------------------------------------------------------------------------
+
+def report_from_numpy(artifact: Artifact) -> Report:
+    """`.npy` (one header) or `.npz` (a zip of them): shapes and dtypes from headers only."""
+    report = _new_report(artifact, "numpy")
+    arrays: list[tuple[str, dict[str, Any]]] = []
+    with artifact.open() as f:
+        if f.read(6) == b"\x93NUMPY":
+            f.seek(0)
+            arrays.append((artifact.name, _npy_header(f)))
+        else:
+            f.seek(0)
+            try:
+                archive = zipfile.ZipFile(f)
+                for info in archive.infolist()[:10_000]:
+                    with archive.open(info) as member:
+                        arrays.append((info.filename, _npy_header(member)))  # type: ignore[arg-type]
+            except zipfile.BadZipFile as exc:
+                raise AnalysisError(ErrorCode.CORRUPT, "This .npz is not a readable zip.") from exc
+    pickled = [n for n, h in arrays if "O" in str(h.get("descr"))]
+    report.params = Params(total=sum(_product(list(h.get("shape", ()))) for n, h in arrays if n not in pickled))
+    report.contents = Contents(weights=True)
+    report.format_detail = f"NumPy {'npy' if len(arrays) == 1 and arrays[0][0] == artifact.name else 'npz'}; " \
+                           f"{len(arrays)} arrays"
+    if pickled:
+        report.warn("pickled-arrays", f"{len(pickled)} arrays are pickled Python objects (dtype object): "
+                    "loading them needs allow_pickle=True, which runs code from the file. Never unpickled here.")
+    report.reload = _reload("NumPy arrays (no architecture).", "NumPy",
+                            f"import numpy as np\narrays = np.load({artifact.name!r})  # allow_pickle=False")
+    return report
+
+
+def _npy_header(f: BinaryIO) -> dict[str, Any]:
+    magic = f.read(8)
+    if magic[:6] != b"\x93NUMPY":
+        raise AnalysisError(ErrorCode.CORRUPT, "An array lacks the .npy magic.")
+    width = 2 if magic[6] == 1 else 4
+    length = int.from_bytes(f.read(width), "little")
+    if length > MAX_NPY_HEADER:
+        raise AnalysisError(ErrorCode.CORRUPT, f"A .npy header claims {length} bytes.")
+    try:
+        header = ast.literal_eval(f.read(length).decode("latin-1"))  # literals only: no code runs
+    except (ValueError, SyntaxError, MemoryError) as exc:
+        raise AnalysisError(ErrorCode.CORRUPT, "A .npy header is not a Python literal.") from exc
+    if not isinstance(header, dict) or not isinstance(header.get("shape"), tuple):
+        raise AnalysisError(ErrorCode.CORRUPT, "A .npy header lacks its shape.")
+    return header
