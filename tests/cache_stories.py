@@ -41,6 +41,16 @@ class _CountingFile:
         self._counter.add(len(data))
         return data
 
+    def readinto(self, buffer: Any) -> int:  # h5py's file-object driver reads this way
+        n = self._f.readinto(buffer) or 0
+        self._counter.add(n)
+        return n
+
+    def read1(self, n: int = -1) -> bytes:
+        data = self._f.read1(n)
+        self._counter.add(len(data))
+        return data
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._f, name)
 
