@@ -84,11 +84,11 @@ def optimizer_info(opt_config: dict[str, Any] | None, records: list[WeightRecord
     if isinstance(opt_config, dict):
         class_name = strip_registered_prefix(str(opt_config.get("class_name", ""))) or None
         cfg = opt_config.get("config") if isinstance(opt_config.get("config"), dict) else {}
-        if class_name == "LossScaleOptimizer":
+        if class_name and class_name.startswith("LossScaleOptimizer"):
             inner = cfg.get("inner_optimizer") or cfg.get("optimizer")
             if isinstance(inner, dict):
                 inner_info = optimizer_info(inner, [], None)
-                class_name = f"LossScaleOptimizer({inner_info.class_name})" if inner_info else class_name
+                class_name = f"{class_name}({inner_info.class_name})" if inner_info else class_name
                 cfg = inner.get("config") if isinstance(inner.get("config"), dict) else {}
         lr = _learning_rate(cfg)
     return OptimizerInfo(

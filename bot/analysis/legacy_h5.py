@@ -138,9 +138,11 @@ def _optimizer_records(group: h5py.Group) -> tuple[list[WeightRecord], int | Non
             continue
         shape, dtype, nbytes = h5safe.dataset_meta(ds)
         records.append(WeightRecord("optimizer", wname, shape, dtype, nbytes, None))
-        if iterations is None and not shape and weight_basename(wname) in _ITERATION_NAMES:
+        # The last counter wins: Keras 3's LossScaleOptimizer saves its own (always 0) before the inner
+        # optimizer's, and `optimizer.iterations` reports the inner one.
+        if not shape and weight_basename(wname) in _ITERATION_NAMES:
             value = h5safe.read_scalar(ds)
-            iterations = int(value) if value is not None else None
+            iterations = int(value) if value is not None else iterations
     if iterations is None and records and not records[0].shape:
         # Keras 1 left the iteration counter unnamed ('Variable:0'), but always created it first.
         value = h5safe.read_scalar(group[records[0].name])

@@ -164,9 +164,24 @@ def read_tree(tree: V3Tree, layers: list[LayerSpec] | None, model_trainable: boo
                                     model_trainable))
     opt = tree.own_vars("optimizer")
     opt_records = [WeightRecord("optimizer", p, v.shape, v.dtype, v.nbytes, None) for p, v in opt]
-    iterations = opt[0][1].value if opt and isinstance(opt[0][1].value, int) else None
-    lr = opt[1][1].value if len(opt) > 1 and isinstance(opt[1][1].value, float) else None
+    iterations, lr = optimizer_counters([v for _, v in opt])
     return V3Result(order, records, opt_records, iterations, lr, matched_by, container)
+
+
+def optimizer_counters(opt: list[V3Var]) -> tuple[int | None, float | None]:
+    """(steps trained, learning rate) from a v3 `optimizer/vars` list.
+
+    Keras 3 saves `iteration`, `learning_rate`, then slots.  A LossScaleOptimizer saves its own
+    iteration, learning rate, step_counter and dynamic_scale (all scalars) before the inner
+    optimizer's iteration and learning rate; `optimizer.iterations` is the inner count.
+    """
+    start = 0
+    if len(opt) >= 5 and all(not v.shape for v in opt[:5]) and isinstance(opt[4].value, int) \
+            and isinstance(opt[2].value, int):
+        start = 4
+    it = opt[start].value if len(opt) > start and isinstance(opt[start].value, int) else None
+    lr = opt[start + 1].value if len(opt) > start + 1 and isinstance(opt[start + 1].value, float) else None
+    return it, lr
 
 
 def match_groups(tree: V3Tree, container: str, layers: list[LayerSpec] | None

@@ -1,0 +1,183 @@
+"""The `ckptbot` command.
+
+Only argparse and the standard library load at start-up; each command imports what it
+needs, so `ckptbot inspect` never pays for Slack, Redis or rich when it does not use them
+(tests/test_cli_imports.py holds this).
+
+Exit codes (one table; every code is asserted by a CLI test):
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Sequence
+
+EXIT_OK = 0  # a model was inspected / diff or check ran and the weights load
+EXIT_INTERNAL = 1  # a bug in ckptbot (the report or message says so)
+EXIT_NOT_A_MODEL = 2  # the input is not a model (the report carries `error`)
+EXIT_CHECK_FAILS = 3  # `check`: the weights will not load into that architecture
+EXIT_CONFIG = 4  # bad or missing configuration (names the variable)
+EXIT_USAGE = 64  # bad command-line usage (EX_USAGE), distinct from "not a model"
+
+__doc__ += "\n".join(f"  {v:>3}  {k}" for k, v in sorted(
+    ((k, v) for k, v in globals().items() if k.startswith("EXIT_")), key=lambda kv: kv[1]))
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse's default exit code 2 would read as "not a model"
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="ckptbot", description="What is in this checkpoint, and how do I load it?")
+    p.add_argument("--version", action="version", version=f"ckptbot {_version()}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    i = sub.add_parser("inspect", help="describe a model file (path, URL, s3://…)")
+    i.add_argument("source")
+    i.add_argument("--json", action="store_true", help="print the JSON report only")
+    i.add_argument("--all-layers", action="store_true", help="show every layer in the table")
+    i.add_argument("--no-cache", action="store_true", help="do not use REDIS_URL's cache")
+
+    d = sub.add_parser("diff", help="what changed between two checkpoints")
+    d.add_argument("a")
+    d.add_argument("b")
+    d.add_argument("--json", action="store_true")
+    d.add_argument("--values", action="store_true", help="also compare weight values (streamed)")
+
+    c = sub.add_parser("check", help="will these weights load into this architecture?")
+    c.add_argument("weights")
+    c.add_argument("--against", required=True, metavar="MODEL")
+    c.add_argument("--json", action="store_true")
+
+    s = sub.add_parser("serve", help="run the Slack bot")
+    s.add_argument("--port", type=int)
+    s.add_argument("--socket", action="store_true", help="Socket Mode (no public URL needed)")
+
+    w = sub.add_parser("watch", help="announce new checkpoints in a Slack channel")
+    w.add_argument("target", help="a directory or s3://bucket/prefix")
+    w.add_argument("--channel", required=True)
+    w.add_argument("--pattern", default=None, help="glob of file names to watch (default: model files)")
+    w.add_argument("--interval", type=float, default=None, help="seconds between polls")
+    w.add_argument("--once", action="store_true", help="scan once and exit")
+
+    cache = sub.add_parser("cache", help="operate the Redis cache")
+    cache.add_argument("action", choices=["stats", "clear"])
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        return 130
+    except _ConfigError as exc:
+        print(f"ckptbot: configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+
+
+class _ConfigError(Exception):
+    pass
+
+
+def _settings(**overrides):
+    from pydantic import ValidationError
+
+    from bot.config import load_settings
+
+    try:
+        return load_settings(**overrides)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = err.get("loc", ["?"])[0]
+        raise _ConfigError(f"{name}: {err.get('msg')}") from None
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from bot import service
+
+    settings = _settings()
+    cache = None
+    if settings.redis_url and not args.no_cache:
+        from bot.cache import make_cache
+
+        cache = make_cache(settings)
+    report = service.inspect(args.source, settings, cache=cache, allow_any_local=True)
+    if args.json:
+        sys.stdout.write(report.to_json() + "\n")
+    else:
+        from bot.render.terminal import print_report
+
+        print_report(report, all_layers=args.all_layers)
+    if report.error is None:
+        return EXIT_OK
+    return EXIT_INTERNAL if report.error.code == "internal" else EXIT_NOT_A_MODEL
+
+
+def _diff(args: argparse.Namespace) -> int:
+    from bot import service
+
+    result = service.diff(args.a, args.b, _settings(), allow_any_local=True, values=args.values)
+    if args.json:
+        sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
+    else:
+        from bot.render.terminal import print_diff
+
+        print_diff(result)
+    return EXIT_NOT_A_MODEL if result.error else EXIT_OK
+
+
+def _check(args: argparse.Namespace) -> int:
+    from bot import service
+
+    result = service.check(args.weights, args.against, _settings(), allow_any_local=True)
+    if args.json:
+        sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
+    else:
+        from bot.render.terminal import print_check
+
+        print_check(result)
+    if result.error:
+        return EXIT_NOT_A_MODEL
+    return EXIT_CHECK_FAILS if result.verdict == "fails" else EXIT_OK
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from bot.app import serve
+
+    settings = _settings(port=args.port)
+    return serve(settings, port=args.port or settings.port, socket_mode=args.socket or bool(settings.slack_app_token))
+
+
+def _watch(args: argparse.Namespace) -> int:
+    from bot.watch import watch_main
+
+    return watch_main(args, _settings())
+
+
+def _cache(args: argparse.Namespace) -> int:
+    from bot.cache import cache_clear, cache_stats, render_stats
+
+    settings = _settings()
+    if args.action == "stats":
+        print(render_stats(cache_stats(settings)))
+    else:
+        print(f"removed {cache_clear(settings)} cached reports")
+    return EXIT_OK
+
+
+def _version() -> str:
+    from bot import __version__
+
+    return __version__
+
+
+_COMMANDS = {"inspect": _inspect, "diff": _diff, "check": _check, "serve": _serve, "watch": _watch,
+             "cache": _cache}
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""The single entry point every surface calls: inspect, diff, check.
+
+reference → sources.resolve (roots, SSRF guard) → identity → cache (single flight) →
+isolated analysis (child process with limits) → Report.  Errors of any stage become
+`Report.error`; nothing a user types or uploads raises out of here.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Callable
+
+from bot.errors import CkptbotError, ErrorCode
+from bot.report import Report, ReportError, SourceInfo
+
+if TYPE_CHECKING:
+    from bot.cache import Cache
+    from bot.config import Settings
+    from bot.sources.base import Source
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+
+
+def inspect(reference: str, settings: "Settings | None" = None, *, cache: "Cache | None" = None,
+            allow_any_local: bool = False, isolate: bool = True, progress: Progress | None = None) -> Report:
+    """What is in the artifact at `reference`, from cache when its identity is unchanged."""
+    settings = settings or _settings()
+    try:
+        source = _resolve(reference, settings, allow_any_local)
+        identity = source.identity()
+    except CkptbotError as exc:
+        return error_report(reference, exc.code, exc.message)
+    except Exception:  # noqa: BLE001 - a bug must not take the bot down; the log keeps the traceback
+        log.exception("resolving %r failed", reference)
+        return error_report(reference, ErrorCode.INTERNAL)
+    if progress:
+        progress(f"Reading {source.display_name}…")
+
+    def compute() -> Report:
+        return _analyze(source, reference, settings, allow_any_local, isolate)
+
+    if cache is None:
+        return compute()
+    return cache.get_or_compute(identity, compute)
+
+
+def inspect_source(source: "Source", settings: "Settings", *, cache: "Cache | None" = None,
+                   isolate: bool = True) -> Report:
+    """For sources that are not typed references (Slack uploads): same path from the identity on."""
+    try:
+        identity = source.identity()
+    except CkptbotError as exc:
+        return error_report(source.reference, exc.code, exc.message)
+
+    def compute() -> Report:
+        return _analyze(source, source.reference, settings, False, isolate)
+
+    return compute() if cache is None else cache.get_or_compute(identity, compute)
+
+
+def _resolve(reference: str, settings: "Settings", allow_any_local: bool) -> "Source":
+    from bot import sources
+
+    return sources.resolve(reference, settings, allow_any_local=allow_any_local)
+
+
+def _analyze(source: "Source", reference: str, settings: "Settings", allow_any_local: bool,
+             isolate: bool) -> Report:
+    try:
+        if isolate:
+            from bot import isolation
+
+            return isolation.analyze_isolated(reference, settings, allow_any_local=allow_any_local)
+        from bot.analysis import read_report
+
+        return read_report(source.artifact())
+    except CkptbotError as exc:
+        return error_report(reference, exc.code, exc.message)
+    except Exception:  # noqa: BLE001 - see inspect()
+        log.exception("analysing %r failed", reference)
+        return error_report(reference, ErrorCode.INTERNAL)
+
+
+def error_report(reference: str, code: ErrorCode | str, message: str | None = None) -> Report:
+    from bot import messages
+
+    code = ErrorCode(code)
+    name = reference.rstrip("/").rsplit("/", 1)[-1] or reference
+    return Report(source=SourceInfo(name=name, uri=reference), format="not-a-model",
+                  error=ReportError(code.value, message or messages.error_message(code)))
+
+
+def _settings() -> "Settings":
+    from bot.config import load_settings
+
+    return load_settings()
