@@ -20,10 +20,11 @@ STARTUP_SECONDS = 30.0
 class LoopbackServer:
     """A started range_server subprocess: its base URL, counters and a way to stop it."""
 
-    def __init__(self, proc: subprocess.Popen, port: int) -> None:
+    def __init__(self, proc: subprocess.Popen, port: int, host: str = "127.0.0.1") -> None:
         self.proc = proc
         self.port = port
-        self.base = f"http://127.0.0.1:{port}"
+        self.host = host
+        self.base = f"http://{host}:{port}"
 
     def url(self, path: str) -> str:
         return f"{self.base}/{path.lstrip('/')}"
@@ -56,7 +57,8 @@ def start_range_server(root: str, *flags: str) -> LoopbackServer:
     if not line.startswith("READY "):
         proc.kill()
         raise RuntimeError(f"range server did not start: {line!r}")
-    return LoopbackServer(proc, int(line.split()[1]))
+    host = flags[flags.index("--host") + 1] if "--host" in flags else "127.0.0.1"
+    return LoopbackServer(proc, int(line.split()[1]), host)
 
 
 @contextmanager

@@ -1,7 +1,7 @@
 """A loopback file server for tests and benchmarks, run as a subprocess.
 
     python -m tests.servers.range_server ROOT [--no-range] [--no-head] [--latency-ms N]
-        [--bandwidth-mbps N] [--redirect /from=URL ...] [--slack-token TOKEN]
+        [--bandwidth-mbps N] [--redirect /from=URL ...] [--slack-token TOKEN] [--host 127.0.0.N]
 
 Serves ROOT on 127.0.0.1 (port printed as `READY <port>`), HTTP/1.1 keep-alive, Range
 `bytes=a-b | a- | -n` → 206 with Content-Range, 416 past the end, ETag and Last-Modified.
@@ -203,9 +203,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--bandwidth-mbps", type=float, default=0.0, help="MB/s per response; 0 = unlimited")
     p.add_argument("--redirect", action="append", default=[], help="/path=URL (302)")
     p.add_argument("--slack-token", default=None)
+    p.add_argument("--host", default="127.0.0.1", help="a loopback address to bind (127.0.0.0/8 only)")
     opts = p.parse_args(argv)
     opts.root = os.path.realpath(opts.root)
-    server = Server(("127.0.0.1", 0), Handler)
+    if not opts.host.startswith("127."):
+        raise SystemExit("test servers bind loopback addresses only")
+    server = Server((opts.host, 0), Handler)
     server.opts = opts  # type: ignore[attr-defined]
     server.stats = Stats()  # type: ignore[attr-defined]
     print(f"READY {server.server_address[1]}", flush=True)
