@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 import struct
+from collections import deque
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -39,6 +40,10 @@ MAX_SCALAR_BYTES = 16
 # The TrackableObjectGraph (a scalar string tensor) lists one node per trackable object and
 # one attribute per variable: ~100 bytes each.  16 MiB covers >100k variables.
 MAX_OBJECT_GRAPH_BYTES = 16 * 1024 * 1024
+# Object-graph edges that alias variables already owned elsewhere (lists kept by Keras models and
+# by Keras 3 export modules); following them would hide which layer owns a variable.
+ALIAS_EDGES = frozenset({"variables", "trainable_variables", "non_trainable_variables", "_all_variables",
+                         "weights", "trainable_weights", "non_trainable_weights", "keras_api"})
 SHARD_NAME = re.compile(r"^(?P<prefix>.+)\.data-(?P<shard>\d{5})-of-(?P<count>\d{5})$")
 VARIABLE_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
 OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
@@ -227,6 +232,44 @@ class ObjectGraph:
 
     def root_children(self) -> list[str]:
         return [name for _node, name in self.children[0]] if self.children else []
+
+    def object_paths(self) -> dict[str, str]:
+        """checkpoint key → the owning object's path through attributes, not through list aliases.
+
+        TensorFlow names a variable by the first path it finds, which may run through a
+        `variables` list (`variables/0/...` for a nested model's weights in a tf.keras
+        SavedModel).  Skipping such aliases finds the path through the layers instead:
+        `layer_with_weights-0/layer_with_weights-0` (breadth first, like TensorFlow).
+        """
+        paths: dict[int, str] = {0: ""}
+        queue = deque([0])
+        found: dict[str, str] = {}
+        while queue:
+            node = queue.popleft()
+            for key, _name in self.variables[node]:
+                found.setdefault(key, paths[node])
+            for child, name in self.children[node]:
+                if name in ALIAS_EDGES or child in paths or not 0 <= child < len(self.children):
+                    continue
+                paths[child] = f"{paths[node]}/{name}" if paths[node] else name
+                queue.append(child)
+        return found
+
+    def key_order(self) -> dict[str, int]:
+        """checkpoint key → rank in depth-first order through attributes: model creation order
+        (kernel before bias, layers in model order), which sorted keys lose."""
+        order: dict[str, int] = {}
+        seen: set[int] = set()
+        stack = [0]
+        while stack:
+            node = stack.pop()
+            if node in seen or not 0 <= node < len(self.children):
+                continue
+            seen.add(node)
+            for key, _name in self.variables[node]:
+                order.setdefault(key, len(order))
+            stack.extend(child for child, name in reversed(self.children[node]) if name not in ALIAS_EDGES)
+        return order
 
     def keys_reached_from(self, root_child: str) -> set[str]:
         """Checkpoint keys of variables reachable from the root's child `root_child`."""

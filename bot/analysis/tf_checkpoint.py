@@ -47,6 +47,12 @@ class Variable:
     path: str  # object path: the key without /.ATTRIBUTES/VARIABLE_VALUE
     name: str  # the variable's own name when the object graph has it ('dense/kernel'), else path
     entry: BundleEntry
+    # Its path through layers rather than list aliases (tf_bundle.ObjectGraph.object_paths):
+    # 'layer_with_weights-0/layer_with_weights-1/kernel'.
+    object_path: str = ""
+
+    def __post_init__(self) -> None:
+        self.object_path = self.object_path or self.path
 
 
 @dataclass
@@ -167,13 +173,16 @@ def _check_shards(index_artifact: Artifact, prefix: str, index: BundleIndex,
 def _sort_variables(found: BundleVariables) -> None:
     entries = found.index.entries
     names = found.graph.variable_names() if found.graph else {}
+    owners = found.graph.object_paths() if found.graph else {}
     found.name_based = bool(entries) and not any(k.endswith(VARIABLE_SUFFIX) for k in entries)
     optimizer_prefixes = _optimizer_prefixes(entries)
     keep_all_variables = not any(k.startswith("variables/") for k in entries)
-    for key in sorted(entries, key=_natural_key):
+    rank = found.graph.key_order() if found.graph else {}
+    for key in sorted(entries, key=lambda k: (rank.get(k, len(rank)), _natural_key(k))):
         entry = entries[key]
         path = key[: -len(VARIABLE_SUFFIX)] if key.endswith(VARIABLE_SUFFIX) else key
-        var = Variable(key=key, path=path, name=names.get(key) or path, entry=entry)
+        var = Variable(key=key, path=path, name=names.get(key) or path, entry=entry,
+                       object_path=owners.get(key) or path)
         if key.startswith("_all_variables/") and not keep_all_variables:
             found.duplicates_dropped += 1  # Keras 3 export() saves each variable twice (§6.2)
         elif OPTIMIZER_SLOT in key or any(key.startswith(p) for p in optimizer_prefixes):
@@ -231,7 +240,7 @@ def layer_group(var: Variable) -> str:
     up to the first such edge (`model/layer_with_weights-1` in a `tf.train.Checkpoint`).
     Without one (Keras 3 export, TF1 names) the variable's own name gives it: `dense/kernel` → `dense`.
     """
-    parts = var.path.split("/")
+    parts = var.object_path.split("/")
     for i, part in enumerate(parts):
         if LAYER_EDGE.match(part):
             return "/".join(parts[: i + 1])

@@ -147,7 +147,7 @@ def report_from_savedmodel(folder: Artifact) -> Report:
     spec = _describe_keras_model(metadata, report) if metadata else None
     records = _records(found, metadata, report) if found else []
     opt_records = optimizer_records(found) if found else []
-    order = ([(l.name, l.class_name, l.trainable) for l in spec.layers] if spec is not None
+    order = (_keras_layer_order(spec, metadata) if spec is not None and metadata is not None
              else layer_order(records))
     report.layers = layers_from_records(order, records)
     report.params = params_from_records(records) if found else None
@@ -216,9 +216,19 @@ def _records(found: BundleVariables, metadata: KerasMetadata | None, report: Rep
     return weight_records(found, trainable, names)
 
 
+def _keras_layer_order(spec: Any, metadata: KerasMetadata) -> list[tuple[str, str, bool | None]]:
+    """model.layers order from the config; trainable from the layer's own metadata node when present.
+
+    The node JSON carries the live `layer.trainable`; a config may omit it for nested models.
+    """
+    live = {node.get("name"): node.get("trainable") for path, node in metadata.nodes.items()
+            if path.count(".") == 1 and isinstance(node.get("trainable"), bool)}
+    return [(l.name, l.class_name, live.get(l.name, l.trainable)) for l in spec.layers]
+
+
 def _node_trainable(metadata: KerasMetadata, var: Variable) -> bool:
     """False when the variable's layer or any enclosing model node says `trainable: false`."""
-    parts = var.path.split("/")
+    parts = var.object_path.split("/")
     for depth in range(len(parts) + 1):
         node = metadata.nodes.get(".".join(["root", *parts[:depth]]))
         if node is not None and node.get("trainable") is False:
