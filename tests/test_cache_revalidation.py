@@ -153,3 +153,23 @@ def test_answers_are_the_same_in_every_process(redis_server, tmp_path):
     assert a.to_dict() == b.to_dict()
     assert (first.inspections, other.inspections) == (1, 0)
     assert other.bytes_read.value == 0
+
+
+def test_the_bot_answers_a_repeated_question_from_redis_without_a_parser(redis_server, fixtures_dir):
+    """Through service.inspect, as the CLI and Slack handlers call it, with a real Keras file."""
+    from bot import service
+    from bot.cache import make_cache
+
+    fixture = fixtures_dir / "tfk__mixed__save.h5"
+    if not fixture.exists():
+        pytest.skip("Keras fixtures not generated")
+    settings = Settings(REDIS_URL=redis_server.url)
+    cache = make_cache(settings)
+
+    first = service.inspect(str(fixture), settings, cache=cache, allow_any_local=True)
+    again = service.inspect(str(fixture), settings, cache=RedisCache(redis_server.url),
+                            allow_any_local=True)  # another bot process
+
+    assert first.error is None and first.format == "keras-h5-model"
+    assert again.to_dict() == first.to_dict()
+    assert cache.stats()["shared"] == {"lookups": 2, "misses": 1, "computes": 1, "hits": 1}

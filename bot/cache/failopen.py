@@ -75,6 +75,7 @@ class FailOpenRedis:
         )
         self._errors_lock = threading.Lock()
         self.errors = 0  # failed calls in this process, for stats
+        self._logged_kinds: set[str] = set()
         self.refused = 0  # calls the open breaker answered in 0 ms
 
     def call(self, fn: Callable[[redis.Redis], T]) -> T:
@@ -95,7 +96,7 @@ class FailOpenRedis:
             # so the breaker is not involved, but this call still falls back to a miss.
             self._count_error()
             self.breaker.record_success()
-            log.warning("Redis cache error at %s: %s", self.display_url, exc)
+            self._log_server_error_once(exc)
             raise RedisUnavailable(str(exc)) from exc
         self.breaker.record_success()
         return result
@@ -103,6 +104,16 @@ class FailOpenRedis:
     def _count_error(self) -> None:
         with self._errors_lock:
             self.errors += 1
+
+    def _log_server_error_once(self, exc: redis.RedisError) -> None:
+        """A misconfigured Redis (READONLY replica, OOM) fails every call: say so once per kind."""
+        kind = str(exc).split(" ", 1)[0]
+        with self._errors_lock:
+            if kind in self._logged_kinds:
+                return
+            self._logged_kinds.add(kind)
+        log.warning("Redis cache at %s answered with an error (%s); answering uncached",
+                    self.display_url, exc)
 
     def _log_outage(self, error: BaseException | None) -> None:
         log.warning(

@@ -9,7 +9,7 @@ carries the report schema and the analyzer version, so a deploy never serves old
     ckptbot:report:s{SCHEMA_VERSION}:a{analyzer}:{sha256}   the report JSON
     ckptbot:lock:s…:a…:{sha256}                              single-flight lock (token)
     ckptbot:handoff:s…:a…:{sha256}                           an uncacheable result, for waiters
-    ckptbot:once:{key}                                       remember_once records
+    ckptbot:once:{sha256(key)}                               remember_once records
     ckptbot:stats                                            shared counters (hash)
 
 TTLs.  Entries are immutable per identity, so models live long (a week, ±15 % jitter so a
@@ -97,7 +97,8 @@ def report_pattern(all_versions: bool = True, analyzer: str | None = None) -> st
 
 
 def once_key(key: str) -> str:
-    return f"{PREFIX}:once:{key}"
+    """Hashed: callers' keys may hold paths or channel names (no PII in key names, §6.2)."""
+    return f"{PREFIX}:once:{hashlib.sha256(key.encode('utf-8')).hexdigest()}"
 
 
 STATS_KEY = f"{PREFIX}:stats"
