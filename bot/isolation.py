@@ -16,6 +16,7 @@ timeout; a crash, hang or memory blow-up becomes a not-a-model Report with code 
 
 from __future__ import annotations
 
+import faulthandler
 import importlib
 import json
 import math
@@ -158,6 +159,7 @@ def analyze_isolated(reference: str, settings: "Settings", *, allow_any_local: b
         try:
             os.close(r)
             os.setsid()
+            faulthandler.disable()  # a crash is reported by the parent, not dumped on the terminal
             _limits(settings, _is_remote(reference, slack_file))
             fn = reader if callable(reader) else _load_reader(reader)
             report = report_for(reference, settings, allow_any_local, slack_file, fn)
@@ -235,14 +237,14 @@ def _send_frame(fd: int, data: bytes) -> None:
 
 
 def _recv_frame(fd: int, deadline: float | None) -> bytes | None:
-    """One length-prefixed message, or None on EOF or when the deadline passes."""
+    """One length-prefixed message; None on EOF; TimeoutError when the deadline passes."""
     def read_exact(n: int) -> bytes | None:
         buf = bytearray()
         while len(buf) < n:
             if deadline is not None:
                 left = deadline - time.monotonic()
                 if left <= 0 or not select.select([fd], [], [], left)[0]:
-                    return None
+                    raise TimeoutError
             chunk = os.read(fd, min(1 << 16, n - len(buf)))
             if not chunk:
                 return None
@@ -262,6 +264,7 @@ def worker_main(task_fd: int, result_fd: int) -> None:
     """A pool worker: settings first, then one task per frame, one Report per task."""
     from bot.config import Settings
 
+    faulthandler.disable()
     settings = Settings(**json.loads(_recv_frame(task_fd, None) or b"{}"))
     _limits(settings, remote=True)
     import bot.analysis  # noqa: F401 - warm: the first task should not pay for h5py's import
@@ -340,13 +343,20 @@ class ParserPool:
         task = {"reference": reference, "allow_any_local": allow_any_local, "slack_file": slack_file,
                 "reader": self.reader}
         deadline = time.monotonic() + self.settings.max_wall_seconds + KILL_GRACE_SECONDS
+        timed_out = False
         try:
             _send_frame(worker.task_w, json.dumps(task).encode())
             payload = _recv_frame(worker.result_r, deadline)
+        except TimeoutError:
+            payload, timed_out = None, True
         except OSError:
             payload = None
         if payload is None:
-            timed_out = worker.proc.poll() is None
+            if not timed_out:  # the worker died: its exit status says how
+                try:
+                    worker.proc.wait(KILL_GRACE_SECONDS)
+                except subprocess.TimeoutExpired:
+                    pass
             worker.kill()
             outcome = "timeout" if timed_out else _outcome_of_status(_wait_status(worker.proc))
             self._replace_after_kill(worker)
