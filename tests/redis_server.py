@@ -41,7 +41,9 @@ def ping(port: int, timeout: float = 0.2) -> bool:
 
 
 class RedisServer:
-    def __init__(self, workdir: str | os.PathLike[str], port: int | None = None) -> None:
+    def __init__(self, workdir: str | os.PathLike[str], port: int | None = None,
+                 extra_args: tuple[str, ...] = ()) -> None:
+        self.extra_args = extra_args
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
@@ -59,7 +61,8 @@ class RedisServer:
         self.proc = subprocess.Popen(
             [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1",
              "--save", "", "--appendonly", "no", "--dir", str(self.workdir),
-             "--daemonize", "no", "--loglevel", "warning", "--protected-mode", "no"],
+             "--daemonize", "no", "--loglevel", "warning", "--protected-mode", "no",
+             *self.extra_args],
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )

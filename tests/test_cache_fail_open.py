@@ -142,3 +142,19 @@ def test_slack_retries_are_deduplicated_even_while_redis_is_down(redis_server):
     assert cache.remember_once("evt:Ev001", 3600) is False  # this process remembers it
     assert cache.remember_once("evt:Ev002", 3600) is True  # new during the outage
     assert cache.remember_once("evt:Ev002", 3600) is False  # its retry, in this process
+
+
+def test_a_read_only_replica_after_failover_still_answers_and_says_so_once(tmp_path, model_file, caplog):
+    path, digest = model_file
+    replica = RedisServer(tmp_path / "replica",
+                          extra_args=("--replicaof", "127.0.0.1", str(free_port()))).start()
+    try:
+        asker = Asker(RedisCache(replica.url), path)
+        with caplog.at_level(logging.WARNING, logger="ckptbot.cache"):
+            answers = [asker.ask() for _ in range(4)]
+    finally:
+        replica.kill()
+    assert [a.format_detail for a in answers] == [digest] * 4
+    assert asker.inspections == 4
+    errors = [r for r in caplog.records if "answered with an error" in r.getMessage()]
+    assert len(errors) == 1 and "read only replica" in errors[0].getMessage()

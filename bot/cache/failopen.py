@@ -107,7 +107,7 @@ class FailOpenRedis:
 
     def _log_server_error_once(self, exc: redis.RedisError) -> None:
         """A misconfigured Redis (READONLY replica, OOM) fails every call: say so once per kind."""
-        kind = str(exc).split(" ", 1)[0]
+        kind = type(exc).__name__  # ReadOnlyError, OutOfMemoryError, ResponseError...
         with self._errors_lock:
             if kind in self._logged_kinds:
                 return
