@@ -112,7 +112,8 @@ class RedisCache:
                 if revalidate is not None:
                     self.counters.add("revalidated")
                 return report, text.decode("utf-8")
-            self._forget(keys.report)  # stale by the source's word, or unreadable
+            if not self._forget(keys.report):  # stale by the source's word, or unreadable
+                return self._pair(self._compute_uncached(compute))
         self.counters.add("misses")
         return self._compute_single_flight(keys, compute)
 
@@ -192,11 +193,13 @@ class RedisCache:
         except RedisUnavailable:
             pass
 
-    def _forget(self, key: str) -> None:
+    def _forget(self, key: str) -> bool:
+        """Delete a stale entry; False when Redis failed (the caller then stops using it)."""
         try:
             self.redis.call(lambda r: r.delete(key))
         except RedisUnavailable:
-            pass
+            return False
+        return True
 
     @staticmethod
     def _pair(report: Report) -> tuple[Report, str]:
