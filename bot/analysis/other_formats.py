@@ -31,6 +31,8 @@ ONNX_INLINE_BYTES = 1 << 20
 MAX_PICKLE_BYTES = 64 * 1024 * 1024
 # A .npy header is at most a few hundred bytes (numpy pads to 64); 64 KiB is generous.
 MAX_NPY_HEADER = 64 * 1024
+# An .npz with more members than this is not a weights file we should walk entry by entry.
+MAX_NPZ_MEMBERS = 10_000
 TORCH_LEGACY_MAGIC = bytes.fromhex("8a0a6cfc9c46f9206aa85019")  # LONG1 0x1950a86a20f9469cfc6c
 ONNX_MODEL_FIELDS = {2, 3, 4, 5, 6, 7, 8, 14, 20, 25}
 SAFETENSORS_DTYPE_BYTES = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "F8_E8M0": 1,
@@ -362,7 +364,7 @@ def report_from_numpy(artifact: Artifact) -> Report:
             f.seek(0)
             try:
                 archive = zipfile.ZipFile(f)
-                for info in archive.infolist()[:10_000]:
+                for info in archive.infolist()[:MAX_NPZ_MEMBERS]:
                     with archive.open(info) as member:
                         arrays.append((info.filename, _npy_header(member)))  # type: ignore[arg-type]
             except zipfile.BadZipFile as exc:

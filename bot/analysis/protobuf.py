@@ -29,6 +29,7 @@ FIXED32 = 5
 MAX_VARINT_BYTES = 10
 
 Value = Union[int, bytes]
+UINT64 = (1 << 64) - 1
 
 
 def read_varint(buf: bytes | memoryview, pos: int) -> tuple[int, int]:
@@ -43,7 +44,7 @@ def read_varint(buf: bytes | memoryview, pos: int) -> tuple[int, int]:
         pos += 1
         result |= (byte & 0x7F) << shift
         if not byte & 0x80:
-            return result & 0xFFFFFFFFFFFFFFFF, pos
+            return result & UINT64, pos
         shift += 7
     raise AnalysisError(ErrorCode.CORRUPT, "A protobuf varint is longer than 10 bytes.")
 

@@ -44,6 +44,8 @@ MAX_OBJECT_GRAPH_BYTES = 16 * 1024 * 1024
 # by Keras 3 export modules); following them would hide which layer owns a variable.
 ALIAS_EDGES = frozenset({"variables", "trainable_variables", "non_trainable_variables", "_all_variables",
                          "weights", "trainable_weights", "non_trainable_weights", "keras_api"})
+# Shard file names carry the count in 5 digits (`-of-NNNNN`).
+MAX_SHARDS = 99_999
 SHARD_NAME = re.compile(r"^(?P<prefix>.+)\.data-(?P<shard>\d{5})-of-(?P<count>\d{5})$")
 VARIABLE_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
 OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
@@ -126,7 +128,7 @@ def read_bundle_index(f: BinaryIO, size: int) -> BundleIndex:
     if header is None:
         raise AnalysisError(ErrorCode.CORRUPT, "The checkpoint index has no bundle header entry.")
     num_shards = pb.first_int(header, 1)
-    if num_shards < 1 or num_shards > 99999:
+    if num_shards < 1 or num_shards > MAX_SHARDS:
         raise AnalysisError(ErrorCode.CORRUPT, f"The checkpoint index claims {num_shards} data shards.")
     endianness = "big" if pb.first_int(header, 2) == 1 else "little"
     return BundleIndex(num_shards=num_shards, endianness=endianness, entries=entries)
@@ -333,12 +335,17 @@ def read_object_graph(shard_file: BinaryIO, shard_size: int | None,
 
 # --- crc32c (Castagnoli), as LevelDB masks it -------------------------------------------------
 
+CRC32C_POLYNOMIAL = 0x82F63B78  # Castagnoli, reflected
+CRC_MASK_DELTA = 0xA282EAD8  # leveldb/util/crc32c.h kMaskDelta
+UINT32 = (1 << 32) - 1
+
+
 def _crc32c_table() -> list[int]:
     table = []
     for i in range(256):
         crc = i
         for _ in range(8):
-            crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
+            crc = (crc >> 1) ^ CRC32C_POLYNOMIAL if crc & 1 else crc >> 1
         table.append(crc)
     return table
 
@@ -347,16 +354,16 @@ _CRC_TABLE = _crc32c_table()
 
 
 def crc32c(data: bytes | memoryview) -> int:
-    crc = 0xFFFFFFFF
+    crc = UINT32
     table = _CRC_TABLE
     for byte in bytes(data):
         crc = table[(crc ^ byte) & 0xFF] ^ (crc >> 8)
-    return crc ^ 0xFFFFFFFF
+    return crc ^ UINT32
 
 
 def _masked_crc32c(data: bytes | memoryview) -> int:
     crc = crc32c(data)
-    return ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + 0xA282EAD8) & 0xFFFFFFFF
+    return ((((crc >> 15) | (crc << 17)) & UINT32) + CRC_MASK_DELTA) & UINT32
 
 
 def report_from_checkpoint(artifact):  # type: ignore[no-untyped-def]

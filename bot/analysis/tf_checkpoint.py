@@ -189,7 +189,7 @@ def _sort_variables(found: BundleVariables) -> None:
             found.optimizer.append(var)
         elif found.name_based and (path.endswith(TF1_SLOT_SUFFIXES) or path in TF1_OPTIMIZER_SCALARS):
             found.optimizer.append(var)
-        elif (key == OBJECT_GRAPH_KEY or entry.dtype in ("string", "resource", "variant")
+        elif (key == OBJECT_GRAPH_KEY or key.startswith("\x00") or entry.dtype in ("string", "resource", "variant")
               or entry.sliced and not entry.shape
               or not (key.endswith(VARIABLE_SUFFIX) or found.name_based)
               or path == "global_step" or path.endswith("save_counter")
@@ -334,8 +334,8 @@ def total_bytes(found: BundleVariables) -> int | None:
 
 def report_from_checkpoint(artifact: Artifact) -> Report:
     """Describe a TF checkpoint from its `.index` (or its `checkpoint` file, or a data shard)."""
-    from bot.analysis.assemble import optimizer_info, params_from_records, size_breakdown
-    from bot.analysis.assemble import layers_from_records
+    from bot.analysis.assemble import layers_from_records, optimizer_info, params_from_records, size_breakdown
+    from bot.analysis.tf_reload import checkpoint_reload
     from bot.report import Contents, SourceInfo
 
     report = Report(source=SourceInfo(artifact.name, artifact.uri, artifact.size()), format="tf-checkpoint")
@@ -380,41 +380,3 @@ def _checkpoint_detail(found: BundleVariables, lead: str | None) -> str:
     if any(OPTIMIZER_SLOT in v.key for v in found.optimizer):
         parts.append("legacy optimizer (optimizer_v2 slots)")
     return "; ".join(parts)
-
-
-def checkpoint_reload(prefix: str, found: BundleVariables):
-    from bot.report import Reload, ReloadOption
-
-    root = [c for c in (found.graph.root_children() if found.graph else []) if c != "save_counter"]
-    raw = (f"import tensorflow as tf\nreader = tf.train.load_checkpoint({prefix!r})\n"
-           "print(reader.get_variable_to_shape_map())  # names → shapes; reader.get_tensor(name)")
-    if found.name_based:
-        return Reload(summary="A TF1 name-based checkpoint: restore it with a tf.compat.v1 Saver in "
-                      "the graph that wrote it, or read tensors by name.", python=raw,
-                      options=[ReloadOption(keras="TensorFlow", python=raw, works=True,
-                                            purpose="read the raw tensors by name")])
-    if root and not any(LAYER_EDGE.match(c) for c in root):
-        kwargs = ", ".join(f"{c}=..." for c in root if c.isidentifier())
-        python = (f"import tensorflow as tf\ncheckpoint = tf.train.Checkpoint({kwargs})  "
-                  f"# the same objects, built the same way\ncheckpoint.restore({prefix!r})"
-                  ".expect_partial()")
-        summary = (f"A tf.train.Checkpoint with objects {', '.join(root)}: build the same objects and "
-                   "restore it with tf.train.Checkpoint(...).restore(prefix).")
-    else:
-        python = ("import tf_keras  # or TensorFlow ≤ 2.15: from tensorflow import keras\n"
-                  "model = build_model()  # the exact architecture that wrote the checkpoint\n"
-                  f"model.load_weights({prefix!r}).expect_partial()")
-        summary = ("Weights only, in TensorFlow checkpoint format: rebuild the same architecture in "
-                   "tf_keras (or TensorFlow ≤ 2.15) and call load_weights with the prefix (no .index). "
-                   "Keras 3 cannot read TF checkpoints.")
-    return Reload(summary=summary, python=python, options=[
-        ReloadOption(keras="tf_keras / TF ≤ 2.15", python=python, works=True,
-                     purpose="restore into the same architecture (by object position, not by name)",
-                     caveats=["A different architecture restores partially and only logs warnings; "
-                              "call .assert_consumed() on the result to be sure."]),
-        ReloadOption(keras="Keras 3", python=f"model.load_weights({prefix!r})", works=False,
-                     error="Keras 3 loads only .weights.h5, .keras and legacy .h5 files; convert with "
-                           "tf_keras (load, then save_weights('x.weights.h5')).",
-                     purpose="not supported"),
-        ReloadOption(keras="TensorFlow", python=raw, works=True, purpose="read raw tensors by name"),
-    ])

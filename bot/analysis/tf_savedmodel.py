@@ -40,7 +40,8 @@ from bot.analysis.tf_checkpoint import (
     weight_records,
 )
 from bot.errors import AnalysisError, ErrorCode
-from bot.report import Contents, Reload, ReloadOption, Report, SourceInfo
+from bot.analysis.tf_reload import savedmodel_reload
+from bot.report import Contents, Report, SourceInfo
 
 # saved_model.pb holds the whole graph; models with frozen constants reach hundreds of MB.
 # We need only its small header fields, so past this size we skip it and say so.
@@ -260,29 +261,3 @@ def _io_text(items: list[dict[str, Any]]) -> str:
                                                               for d in i["shape"]) + ")"
         return f"{i['name']} {shape} {i['dtype']}"
     return ", ".join(one(i) for i in items) or "nothing"
-
-
-def savedmodel_reload(name: str, has_keras_metadata: bool, graph: GraphSummary | None) -> Reload:
-    endpoint = "serving_default"
-    if graph is not None and graph.signatures and endpoint not in graph.signatures:
-        endpoint = next((n for n in graph.signatures if not n.startswith("__")), endpoint)
-    tf_load = (f"import tensorflow as tf\nloaded = tf.saved_model.load({name!r})\n"
-               f"infer = loaded.signatures[{endpoint!r}]")
-    k3_layer = (f"import keras\nlayer = keras.layers.TFSMLayer({name!r}, call_endpoint={endpoint!r})"
-                "  # inference only")
-    options = [
-        ReloadOption(keras="TensorFlow", python=tf_load, works=True, purpose="run the saved signatures"),
-        ReloadOption(keras="Keras 3", python=k3_layer, works=True, purpose="inference inside a Keras 3 model",
-                     caveats=["A SavedModel is not a Keras 3 model: no training, no layer access. "
-                              "keras.models.load_model() rejects SavedModel folders."]),
-    ]
-    if has_keras_metadata:
-        python = f"import tf_keras\nmodel = tf_keras.models.load_model({name!r})"
-        options.insert(0, ReloadOption(keras="tf_keras / TF ≤ 2.15", python=python, works=True,
-                                       purpose="the full Keras model, trainable"))
-        summary = ("A tf.keras SavedModel with Keras metadata: tf_keras (or TensorFlow ≤ 2.15) "
-                   "revives the Keras model; in Keras 3 use it for inference via TFSMLayer.")
-        return Reload(summary=summary, python=python, options=options)
-    summary = ("A SavedModel without Keras metadata: load it with tf.saved_model.load or wrap it in "
-               "Keras 3 with TFSMLayer for inference; it cannot become a Keras model again.")
-    return Reload(summary=summary, python=tf_load, options=options)
