@@ -85,16 +85,14 @@ class _ConfigError(Exception):
 
 
 def _settings(**overrides):
-    from pydantic import ValidationError
-
-    from bot.config import load_settings
+    from bot.config import cli_settings
 
     try:
-        return load_settings(**overrides)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        name = err.get("loc", ["?"])[0]
-        raise _ConfigError(f"{name}: {err.get('msg')}") from None
+        return cli_settings(**overrides)
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        errors = getattr(exc, "errors", lambda: [{}])()
+        name = (errors[0].get("loc") or ["?"])[0] if errors else "?"
+        raise _ConfigError(f"{name}: {errors[0].get('msg') if errors else exc}") from None
 
 
 def _inspect(args: argparse.Namespace) -> int:
