@@ -18,7 +18,7 @@ EXIT_OK = 0  # a model was inspected / diff or check ran and the weights load
 EXIT_INTERNAL = 1  # a bug in ckptbot (the report or message says so)
 EXIT_NOT_A_MODEL = 2  # the input is not a model (the report carries `error`)
 EXIT_CHECK_FAILS = 3  # `check`: the weights will not load into that architecture
-EXIT_CONFIG = 4  # bad or missing configuration (names the variable)
+EXIT_CONFIG = 4  # bad or missing configuration (names the variable), or Redis unreachable for `cache`
 EXIT_USAGE = 64  # bad command-line usage (EX_USAGE), distinct from "not a model"
 
 __doc__ += "\n".join(f"  {v:>3}  {k}" for k, v in sorted(
@@ -158,13 +158,21 @@ def _watch(args: argparse.Namespace) -> int:
 
 
 def _cache(args: argparse.Namespace) -> int:
-    from bot.cache import cache_clear, cache_stats, render_stats
+    from bot.cache import RedisUnavailable, cache_clear, cache_stats, render_stats
 
     settings = _settings()
-    if args.action == "stats":
-        print(render_stats(cache_stats(settings)))
-    else:
-        print(f"removed {cache_clear(settings)} cached reports")
+    if not settings.redis_url:
+        print("ckptbot: REDIS_URL is not set, so there is no shared cache (each process keeps its own "
+              "in-memory cache); nothing to show or clear.", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        if args.action == "stats":
+            print(render_stats(cache_stats(settings)))
+        else:
+            print(f"removed {cache_clear(settings)} cached reports")
+    except RedisUnavailable as exc:
+        print(f"ckptbot: Redis at REDIS_URL does not answer ({exc}); nothing was changed.", file=sys.stderr)
+        return EXIT_CONFIG
     return EXIT_OK
 
 

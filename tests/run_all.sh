@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Sets up a fresh machine and runs the whole test suite (README: "Run the tests").
+# Installs Debian's redis-server when missing, the package with its test extras (TensorFlow,
+# tf-keras, Keras, moto, …), then runs pytest on both cores.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "installing Debian packages: ${need_apt[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
+fi
+
+PY=${PYTHON:-python3}
+"$PY" -m pip install --quiet --disable-pip-version-check --progress-bar off -e ".[test]"
+
+# -n 2: both cores; --dist loadfile keeps each module's expensive session fixtures in one worker.
+"$PY" -m pytest -n 2 --dist loadfile -p no:cacheprovider "$@" tests
