@@ -117,3 +117,12 @@ def test_the_report_is_stable_json(case):
     d = json.loads(report.to_json())
     assert list(d)[:1] == ["schema_version"]
     assert d["format"] == exp["expect_format"]
+
+
+def test_loss_and_metrics_are_the_compiled_ones(case):
+    rel, exp, report = case
+    if not report.contents.training_config:
+        return
+    assert report.training is not None
+    assert report.training.loss == exp["loss"]
+    assert report.training.metrics == exp["metrics"]

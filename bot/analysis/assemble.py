@@ -196,5 +196,34 @@ def add_model_findings(report: Report, spec: ModelSpec) -> None:
         )
 
 
+# Keras releases most installs can read (Colab and TF 2.19/2.20 images ship Keras 3.8–3.10);
+# `.keras` files are not forward compatible, so a newer writer is a trap (keras-formats.md §0.18).
+WIDELY_INSTALLED_KERAS = (3, 10)
+
+
+def add_training_findings(report: Report, loss: Any) -> None:
+    """Custom losses need their code at load time too (unless compile=False)."""
+    from bot.analysis.keras_classes import BUILTIN_LOSSES
+
+    names = []
+    for item in (loss.values() if isinstance(loss, dict) else loss if isinstance(loss, list) else [loss]):
+        plain = _plain(item)
+        if isinstance(plain, str) and strip_registered_prefix(plain) not in BUILTIN_LOSSES:
+            names.append(strip_registered_prefix(plain))
+    for name in dict.fromkeys(names):
+        report.warn("custom-object", f"Custom loss `{name}`: compiling on load needs its code — pass "
+                    f"`custom_objects={{'{name}': {name}}}`, or load with `compile=False` and compile again.")
+
+
+def add_version_findings(report: Report) -> None:
+    v = report.keras_version or ""
+    parts = v.split(".")
+    if report.format == "keras-v3-archive" and len(parts) >= 2 and parts[0] == "3" and parts[1].isdigit():
+        if (3, int(parts[1])) > WIDELY_INSTALLED_KERAS:
+            report.warn("newer-keras-writer", f"Written by Keras {v}: .keras files are not forward compatible, "
+                        f"so a Keras older than {parts[0]}.{parts[1]} may fail to load it (“could not be "
+                        "deserialized properly”). Upgrade first: `pip install -U keras`.")
+
+
 def layer_type_counts(report: Report) -> Counter:
     return Counter(l.class_name for l in report.layers)

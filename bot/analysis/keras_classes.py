@@ -110,3 +110,20 @@ def to_snake_case(name: str) -> str:
     """Keras' naming.to_snake_case: BatchNormalization → batch_normalization, PReLU → p_re_lu."""
     s = _CAMEL_1.sub(r"\1_\2", _NON_WORD.sub("", name))
     return _CAMEL_2.sub(r"\1_\2", s).lower()
+
+
+# Loss and metric names Keras resolves by itself (functions and classes, all versions).
+BUILTIN_LOSSES = frozenset(
+    """
+    mse mae mape msle mean_squared_error mean_absolute_error mean_absolute_percentage_error
+    mean_squared_logarithmic_error binary_crossentropy categorical_crossentropy
+    sparse_categorical_crossentropy binary_focal_crossentropy categorical_focal_crossentropy
+    hinge squared_hinge categorical_hinge kld kl_divergence kullback_leibler_divergence poisson
+    cosine_similarity cosine_proximity huber huber_loss log_cosh logcosh ctc dice tversky
+    circle sparse_categorical_focal_crossentropy
+    MeanSquaredError MeanAbsoluteError MeanAbsolutePercentageError MeanSquaredLogarithmicError
+    BinaryCrossentropy CategoricalCrossentropy SparseCategoricalCrossentropy BinaryFocalCrossentropy
+    CategoricalFocalCrossentropy Hinge SquaredHinge CategoricalHinge KLDivergence Poisson
+    CosineSimilarity Huber LogCosh CTC Dice Tversky Circle LossFunctionWrapper Loss
+    """.split()
+)

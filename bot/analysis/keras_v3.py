@@ -205,6 +205,7 @@ def _fill_from_config(report: Report, config: dict[str, Any], metadata: dict[str
                                                    res.optimizer_records if res else [],
                                                    res.iterations if res else None)
         report.training = assemble.training_info(compile_config.get("loss"), compile_config.get("metrics"))
+        assemble.add_training_findings(report, compile_config.get("loss"))
         if res and res.optimizer_records and not isinstance(opt_cfg, dict):
             report.warn("optimizer-config-missing", "The archive holds optimizer state but its compile config "
                         "names no optimizer (Keras 3 bug: the model was saved as .h5 before this .keras save). "
@@ -212,6 +213,7 @@ def _fill_from_config(report: Report, config: dict[str, Any], metadata: dict[str
                         "original optimizer before resuming.")
     if res and report.optimizer and report.optimizer.learning_rate is None and res.learning_rate is not None:
         report.optimizer.learning_rate = res.learning_rate
+    assemble.add_version_findings(report)
     if tree is not None and res is not None:
         report.format_detail = report.format_detail or _layout_detail(tree, res)
         _writer_from_tree(report, tree, res, spec, config.get("module"))

@@ -74,6 +74,7 @@ def report_from_legacy_h5(f: h5py.File, report: Report) -> Report:
     report.optimizer = assemble.optimizer_info(opt_cfg, opt_records, iterations)
     if training_config:
         report.training = assemble.training_info(training_config.get("loss"), training_config.get("metrics"))
+        assemble.add_training_findings(report, training_config.get("loss"))
     report.size_breakdown = assemble.size_breakdown(report.source.size_bytes, records, opt_records)
     if spec is None and records:
         report.warn("trainable-inferred", "Weights-only file: no architecture is stored, so frozen layers "
