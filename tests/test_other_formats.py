@@ -20,7 +20,12 @@ import zipfile
 import numpy as np
 import pytest
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from bot.analysis import other_formats as of
+from bot.analysis.flatbuffer import read_tflite_summary
+from bot.analysis.pickle_scan import pickle_storages, split_pickles
 from bot.analysis.artifact import PathArtifact
 from bot.errors import AnalysisError, ErrorCode
 
@@ -314,6 +319,39 @@ def test_a_damaged_tflite_file_gives_a_clean_error(tflite_written, tmp_path):
         of.report_from_tflite(_art(bad))
 
 
+@pytest.mark.keras
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_any_damage_to_a_tflite_file_gives_an_analysis_error_or_a_summary(tflite_written, data):
+    path, _live = tflite_written
+    blob = bytearray(path.read_bytes())
+    for _ in range(data.draw(st.integers(1, 6))):
+        blob[data.draw(st.integers(0, 400))] = data.draw(st.integers(0, 255))
+    try:
+        summary = read_tflite_summary(io.BytesIO(bytes(blob)), len(blob))
+    except AnalysisError as exc:
+        assert exc.code in (ErrorCode.CORRUPT, ErrorCode.TRUNCATED, ErrorCode.LIMIT)
+    else:
+        assert summary.tensors >= 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=400))
+def test_the_pickle_scanner_never_fails_on_arbitrary_bytes(blob):
+    storages, globals_ = pickle_storages(split_pickles(b"\x80\x02" + blob) or [b"\x80\x02" + blob])
+    assert isinstance(storages, dict) and isinstance(globals_, set)
+
+
+def test_a_checkpoint_state_file_pointing_at_nothing_says_what_is_missing(tmp_path):
+    from bot.analysis.tf_bundle import report_from_checkpoint
+
+    (tmp_path / "checkpoint").write_text('model_checkpoint_path: "/data/run7/ckpt-42"\n'
+                                         'all_model_checkpoint_paths: "/data/run7/ckpt-42"\n')
+    with pytest.raises(AnalysisError) as err:
+        report_from_checkpoint(_art(tmp_path / "checkpoint"))
+    assert err.value.code is ErrorCode.NOT_FOUND and "ckpt-42.index" in err.value.message
+
+
 # --- sniffers ----------------------------------------------------------------------------------
 
 def test_each_sniffer_claims_only_its_own_format(tmp_path):
@@ -327,3 +365,4 @@ def test_each_sniffer_claims_only_its_own_format(tmp_path):
         assert not of.looks_like_onnx(head), kind
         assert not of.looks_like_tflite(head), kind
         assert not of.looks_like_pytorch_pickle(head), kind
+    assert not of.looks_like_onnx(b"\x08\x07" + bytes(200))  # ir_version then zeros: field 0 is not ONNX

@@ -74,6 +74,8 @@ class _Reader:
         count = self.u32(start)
         if count > MAX_VECTOR_ITEMS:
             raise AnalysisError(ErrorCode.LIMIT, f"A TFLite vector claims {count} items.")
+        if start + 4 + count > self.size:  # every item takes at least a byte
+            raise AnalysisError(ErrorCode.CORRUPT, "A TFLite vector runs past the end of the file.")
         return start + 4, count
 
     def string(self, table: int, index: int) -> str | None:

@@ -9,15 +9,14 @@ PyTorch and object-dtype NumPy files are pickles, which we list with `pickletool
 from __future__ import annotations
 
 import ast
-import io
 import json
-import pickletools
 import zipfile
 from typing import Any, BinaryIO
 
 from bot.analysis import protobuf as pb
 from bot.analysis.artifact import Artifact
 from bot.analysis.flatbuffer import read_tflite_summary
+from bot.analysis.pickle_scan import pickle_storages, split_pickles
 from bot.errors import AnalysisError, ErrorCode
 from bot.report import Contents, Params, Reload, ReloadOption, Report, SourceInfo
 
@@ -34,7 +33,11 @@ MAX_NPY_HEADER = 64 * 1024
 # An .npz with more members than this is not a weights file we should walk entry by entry.
 MAX_NPZ_MEMBERS = 10_000
 TORCH_LEGACY_MAGIC = bytes.fromhex("8a0a6cfc9c46f9206aa85019")  # LONG1 0x1950a86a20f9469cfc6c
-ONNX_MODEL_FIELDS = {2, 3, 4, 5, 6, 7, 8, 14, 20, 25}
+# ModelProto field → wire type: ir_version 1, producer_name 2, producer_version 3, domain 4,
+# model_version 5, doc_string 6, graph 7, opset_import 8, metadata_props 14, training_info 20,
+# functions 25, configuration 26.
+ONNX_MODEL_FIELDS = {1: 0, 2: 2, 3: 2, 4: 2, 5: 0, 6: 2, 7: 2, 8: 2, 14: 2, 20: 2, 25: 2, 26: 2}
+ONNX_MAX_IR_VERSION = 30  # IR 10 in 2024; room for growth, not for random bytes
 SAFETENSORS_DTYPE_BYTES = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "F8_E8M0": 1,
                            "I16": 2, "U16": 2, "F16": 2, "BF16": 2, "I32": 4, "U32": 4, "F32": 4,
                            "I64": 8, "U64": 8, "F64": 8, "C64": 8}
@@ -64,17 +67,31 @@ def _reload(summary: str, framework: str, python: str) -> Reload:
 # --- ONNX -------------------------------------------------------------------------------------
 
 def looks_like_onnx(head: bytes) -> bool:
-    """A ModelProto starts with ir_version (field 1, small varint) followed by other model fields."""
+    """The head parses as a ModelProto: ir_version (field 1) first, then only known fields with
+    their own wire types and readable strings, into a graph that starts like a GraphProto."""
     if head[:1] != b"\x08":
         return False
+    pos, complete = 0, 0
     try:
-        version, pos = pb.read_varint(head, 1)
-        if not 1 <= version <= 30 or pos >= len(head):
-            return False
-        key, _ = pb.read_varint(head, pos)
+        while pos < len(head):
+            key, pos = pb.read_varint(head, pos)
+            number, wire = key >> 3, key & 7
+            if ONNX_MODEL_FIELDS.get(number) != wire or (complete == 0 and number != 1):
+                return False
+            value, pos = pb.read_varint(head, pos)
+            if number == 1 and not 1 <= value <= ONNX_MAX_IR_VERSION:
+                return False
+            if wire == pb.LENGTH_DELIMITED:
+                if number == 7:  # the graph: judge by its first key (node, name, initializer, input)
+                    return complete >= 1 and head[pos:pos + 1] in (b"\x0a", b"\x12", b"\x2a", b"\x5a")
+                text = head[pos:pos + value]
+                if number in (2, 3, 4) and (len(text) < value or not text.decode("utf-8", "replace").isprintable()):
+                    return False
+                pos += value
+            complete += 1
     except AnalysisError:
         return False
-    return key >> 3 in ONNX_MODEL_FIELDS and (key & 7) in (pb.VARINT, pb.LENGTH_DELIMITED)
+    return complete >= 3
 
 
 def report_from_onnx(artifact: Artifact) -> Report:
@@ -249,7 +266,7 @@ def report_from_pytorch_zip(artifact: Artifact) -> Report:
             raise AnalysisError(ErrorCode.LIMIT, f"data.pkl is {pkl.file_size} bytes; I read up to "
                                 f"{MAX_PICKLE_BYTES}.")
         data = archive.read(pkl)
-    storages, globals_ = _pickle_storages([data])
+    storages, globals_ = pickle_storages([data])
     return _pytorch_report(report, artifact, storages, globals_, "zip (torch.save, PyTorch ≥ 1.6)")
 
 
@@ -258,78 +275,12 @@ def report_from_pytorch_pickle(artifact: Artifact) -> Report:
     report = _new_report(artifact, "pytorch")
     with artifact.open() as f:
         data = f.read(MAX_PICKLE_BYTES)
-    storages, globals_ = _pickle_storages(_split_pickles(data))
+    storages, globals_ = pickle_storages(split_pickles(data))
     if not looks_like_pytorch_pickle(data[:16]) and not any(g.startswith("torch") for g in globals_):
         shown = ", ".join(sorted(globals_)[:8]) or "none"
         raise AnalysisError(ErrorCode.UNKNOWN, f"This is a Python pickle, not a model format I know "
                             f"(it imports: {shown}). I never unpickle files: loading it runs code.")
     return _pytorch_report(report, artifact, storages, globals_, "legacy pickle (torch.save before 1.6)")
-
-
-def _split_pickles(data: bytes, limit: int = 6) -> list[bytes]:
-    """The consecutive pickles at the start (legacy torch: magic, protocol, sys info, object, keys)."""
-    out, pos = [], 0
-    stream = io.BytesIO(data)
-    while pos < len(data) and len(out) < limit:
-        stream.seek(pos)
-        try:
-            end = next(p for op, _a, p in pickletools.genops(stream) if op.name == "STOP") + 1
-        except (ValueError, StopIteration):  # genops: damaged or truncated pickle
-            break
-        out.append(data[pos:end])
-        pos = end
-    return out
-
-
-def _pickle_storages(pickles: list[bytes]) -> tuple[dict[str, tuple[str, int]], set[str]]:
-    """Storage key → (dtype, elements) from `('storage', type, key, location, numel)` persistent ids."""
-    storages: dict[str, tuple[str, int]] = {}
-    globals_: set[str] = set()
-    for data in pickles:
-        frames: list[list[Any]] = [[]]
-        memo: dict[Any, Any] = {}
-        try:
-            for op, arg, _pos in pickletools.genops(io.BytesIO(data)):
-                name, top = op.name, frames[-1]
-                if name in ("GLOBAL", "STACK_GLOBAL"):
-                    value = str(arg).replace(" ", ".") if arg else "?"
-                    globals_.add(value)
-                    top.append(("global", value))
-                elif name == "MARK":
-                    frames.append([])
-                elif name in ("TUPLE", "LIST", "DICT", "OBJ", "INST", "FROZENSET") and len(frames) > 1:
-                    items = frames.pop()
-                    frames[-1].append(tuple(items) if name == "TUPLE" else None)
-                elif name in ("SETITEMS", "APPENDS", "ADDITEMS", "POP_MARK") and len(frames) > 1:
-                    frames.pop()
-                elif name in ("TUPLE1", "TUPLE2", "TUPLE3"):
-                    k = int(name[-1])
-                    items = top[-k:] if len(top) >= k else []
-                    del top[-k:]
-                    top.append(tuple(items))
-                elif name.endswith("PUT") or name == "MEMOIZE":
-                    memo[arg if name != "MEMOIZE" else len(memo)] = top[-1] if top else None
-                elif name.endswith("GET"):
-                    top.append(memo.get(arg))
-                elif name in ("BINPERSID", "PERSID"):
-                    pid = top.pop() if top else None
-                    _record_storage(pid, storages)
-                    top.append(None)
-                else:
-                    top.append(arg)
-        except ValueError:  # genops on a damaged pickle: keep what was listed so far
-            continue
-    return storages, globals_
-
-
-def _record_storage(pid: Any, storages: dict[str, tuple[str, int]]) -> None:
-    if isinstance(pid, tuple) and len(pid) >= 5 and pid[0] == "storage":
-        kind = pid[1][1] if isinstance(pid[1], tuple) else str(pid[1])
-        dtype = kind.rsplit(".", 1)[-1].replace("Storage", "").lower() or "untyped"
-        dtype = {"float": "float32", "double": "float64", "half": "float16", "long": "int64",
-                 "int": "int32", "short": "int16", "char": "int8", "byte": "uint8"}.get(dtype, dtype)
-        if isinstance(pid[4], int):
-            storages[str(pid[2])] = (dtype, pid[4])
 
 
 def _pytorch_report(report: Report, artifact: Artifact, storages: dict[str, tuple[str, int]],
