@@ -275,6 +275,13 @@ m.fit(x, y, epochs=1, batch_size=16, verbose=0)
 m.save_weights(os.path.join(out, "sgd_ckpt", "w"))
 facts["sgd_ckpt/w.index"] = live(m, int(m.optimizer.iterations.numpy()), 0.1)
 
+# a checkpoint split into several shards, its big kernel sliced across them
+m = K.Sequential([K.Input((4,)), K.layers.Dense(64, name="wide"), K.layers.Dense(2, name="out")])
+policy = tf.train.experimental.MaxShardSizePolicy(max_shard_size=600)
+path = tf.train.Checkpoint(model=m).save(os.path.join(out, "sharded", "ck"),
+                                         options=tf.train.CheckpointOptions(experimental_sharding_callback=policy))
+facts["sharded/" + os.path.basename(path) + ".index"] = live(m)
+
 # TF1 name-based Saver with AdamOptimizer and a global step
 g = tf.Graph()
 with g.as_default():
@@ -373,6 +380,19 @@ def test_a_tf_train_checkpoint_names_its_objects_in_the_reload_advice(tf_keras_w
     assert "tf.train.Checkpoint(net=..., opt=...)" in r.reload.python
     assert r.optimizer.class_name == "RMSprop"
     assert r.contents.optimizer_state and not r.contents.architecture
+
+
+@pytest.mark.keras
+def test_a_checkpoint_sharded_and_sliced_across_data_files_adds_up(tf_keras_written):
+    out, facts = tf_keras_written
+    rel = next(k for k in facts if k.startswith("sharded/"))
+    r = _report(out / rel)
+    shards = sorted((out / "sharded").glob("*.data-*"))
+    assert len(shards) > 1 and f"{len(shards)} data shards" in r.format_detail
+    sb = r.size_breakdown
+    assert sb.weights_bytes == facts[rel]["count_params"] * 4  # float32, slices included
+    on_disk = sum(p.stat().st_size for p in shards) + (out / rel).stat().st_size
+    assert sb.weights_bytes + sb.optimizer_bytes + sb.other_bytes == on_disk
 
 
 @pytest.mark.keras

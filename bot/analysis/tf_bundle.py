@@ -77,6 +77,13 @@ class BundleEntry:
             n *= d
         return n
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the whole tensor: a sliced variable's full entry has size 0, its slices hold the data."""
+        if self.sliced:
+            return self.count * next((size for name, size in DTYPES.values() if name == self.dtype), 0)
+        return self.size
+
 
 @dataclass
 class BundleIndex:

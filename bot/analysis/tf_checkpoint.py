@@ -294,7 +294,7 @@ def weight_records(found: BundleVariables, trainable: dict[str, bool | None],
     names = names if names is not None else layer_display_names(found.weights)
     return [
         WeightRecord(layer=names.get(layer_group(v), layer_group(v)), name=v.name,
-                     shape=list(v.entry.shape), dtype=v.entry.dtype, nbytes=v.entry.size,
+                     shape=list(v.entry.shape), dtype=v.entry.dtype, nbytes=v.entry.nbytes,
                      trainable=trainable.get(v.key))
         for v in found.weights
     ]
@@ -319,7 +319,7 @@ def optimizer_class_from_slots(found: BundleVariables) -> str | None:
 
 def optimizer_records(found: BundleVariables) -> list[WeightRecord]:
     return [WeightRecord(layer="optimizer", name=v.name, shape=list(v.entry.shape),
-                         dtype=v.entry.dtype, nbytes=v.entry.size, trainable=None)
+                         dtype=v.entry.dtype, nbytes=v.entry.nbytes, trainable=None)
             for v in found.optimizer]
 
 
