@@ -57,9 +57,10 @@ def _product(shape: list[int]) -> int:
     return n
 
 
-def _reload(summary: str, framework: str, python: str) -> Reload:
+def _reload(summary: str, framework: str, python: str, caveats: list[str] | None = None) -> Reload:
     return Reload(summary=f"{summary} {NOT_KERAS}", python=python,
-                  options=[ReloadOption(keras=framework, python=python, works=True, purpose="load"),
+                  options=[ReloadOption(keras=framework, python=python, works=True, purpose="load",
+                                        caveats=caveats or []),
                            ReloadOption(keras="Keras", python="", works=False, purpose="not a Keras format",
                                         error=NOT_KERAS)])
 
@@ -297,7 +298,11 @@ def _pytorch_report(report: Report, artifact: Artifact, storages: dict[str, tupl
                     "with weights_only=False would run that code.")
     report.reload = _reload("A PyTorch file.", "PyTorch",
                             f"import torch\nstate = torch.load({artifact.name!r}, weights_only=True)  "
-                            "# refuses arbitrary code")
+                            "# refuses arbitrary code",
+                            caveats=["Use PyTorch >= 2.10: weights_only=True could still run code before "
+                                     "2.6 (CVE-2025-32434) and corrupt memory before 2.10 (CVE-2026-24747).",
+                                     "Never pass weights_only=False to a file you did not write; ask for "
+                                     "safetensors instead."])
     return report
 
 
