@@ -26,6 +26,7 @@ FORMATS = (
     "tflite",
     "safetensors",
     "pytorch",
+    "numpy",
     "not-a-model",
 )
 
