@@ -89,6 +89,11 @@ def report_from_keras_zip(f: BinaryIO, report: Report) -> Report:
     _check_members(infos, names)
     if "config.json" not in names or "metadata.json" not in names:
         raise AnalysisError(ErrorCode.NOT_KERAS_ZIP, _not_keras_zip_message(names))
+    climbing = _climbing_members(names)
+    if climbing:
+        report.warn("unsafe-member-name", f"The archive holds member(s) named to escape the folder they are "
+                    f"unzipped into ({', '.join(repr(c) for c in climbing[:3])}). I read nothing from them and "
+                    "Keras ignores them, but do not unzip this file by hand; ask who made it.")
     config = _json_member(zf, "config.json")
     metadata = _json_member(zf, "metadata.json")
     report.format = "keras-v3-archive"
@@ -265,6 +270,16 @@ def _check_members(infos: list[zipfile.ZipInfo], names: list[str]) -> None:
     if dupes:
         raise AnalysisError(ErrorCode.UNSAFE, f"The archive lists {dupes[0]!r} more than once, so different "
                             "tools would read different bytes; refused.")
+
+
+def _climbing_members(names: list[str]) -> list[str]:
+    """Member names that would land outside the folder if someone unzipped the archive (zip slip)."""
+    out = []
+    for n in names:
+        parts = n.replace("\\", "/").split("/")
+        if n.startswith(("/", "\\")) or ".." in parts or (len(n) > 1 and n[1] == ":"):
+            out.append(n)
+    return out
 
 
 def _not_keras_zip_message(names: list[str]) -> str:
