@@ -76,8 +76,6 @@ def test_every_mutant_gets_an_answer_and_the_pool_survives(pool, seed, mutation)
 FOUND = [("model.keras", ("flip", [(0.9375, 1)]))]  # KeyError from h5py in h5safe.child()
 
 
-@pytest.mark.xfail(strict=True, reason="core: h5safe.child() lets h5py's KeyError for a corrupt "
-                   "dataspace escape read_report (should be `corrupt`)")
 @pytest.mark.parametrize("seed, mutation", FOUND)
 def test_mutants_found_earlier_are_reported_as_damaged_not_as_bugs(pool, seed, mutation):
     workers, root = pool

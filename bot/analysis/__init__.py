@@ -83,6 +83,12 @@ def _read_file(kind, artifact: Artifact, f, head: bytes, report: Report) -> Repo
 
 
 def _read_hdf5(f, report: Report) -> Report:
+    from bot.analysis import h5safe
+
+    return h5safe.guarded(_read_hdf5_unguarded)(f, report)
+
+
+def _read_hdf5_unguarded(f, report: Report) -> Report:
     from bot.analysis import h5safe, keras_v3, legacy_h5, v3_weights
 
     f.seek(0)

@@ -78,6 +78,7 @@ class OffsetWindow(io.RawIOBase):
         return n
 
 
+@h5safe.guarded
 def report_from_keras_zip(f: BinaryIO, report: Report) -> Report:
     try:
         zf = zipfile.ZipFile(f)
@@ -116,6 +117,7 @@ def report_from_keras_zip(f: BinaryIO, report: Report) -> Report:
     return _fill_from_config(report, config, metadata, tree)
 
 
+@h5safe.guarded
 def report_from_keras_dir(d: Artifact, report: Report) -> Report:
     """`model.save(dir, zipped=False)` (Keras >= 3.4) and the Hugging Face Hub layout."""
     config = _json_artifact(d.child("config.json"))
@@ -132,10 +134,12 @@ def report_from_keras_dir(d: Artifact, report: Report) -> Report:
     return _fill_from_config(report, config, metadata, tree)
 
 
+@h5safe.guarded
 def report_from_v3_weights(h5: "h5py.File", report: Report) -> Report:
     return _fill_weights_only(report, v3_weights.flatten(h5), detail=None)
 
 
+@h5safe.guarded
 def report_from_sharded_index(index: dict[str, Any], artifact: Artifact, report: Report) -> Report:
     weight_map = index.get("weight_map")
     if not isinstance(weight_map, dict):
