@@ -1,7 +1,7 @@
 """Range-read inspection against download-then-inspect, side by side (issue: remote reads).
 
     python benchmarks/bench_remote.py [--cache-dir /tmp/ckptbot-bench] [--latency-ms 20]
-        [--bandwidth-mbps 100] [--layers 24] [--units 4096] [--skip-s3] [--repeat 1]
+        [--bandwidth-mbps 100] [--layers 24] [--units 4096] [--skip-s3] [--skip-http] [--repeat 1]
 
 Fixtures: a Keras 3 model of LAYERS x Dense(UNITS) (24 x 4096: ~1.6 GB) saved as a legacy
 `.h5` and as `.keras` with the numpy backend, generated once into the cache dir (never the
@@ -138,6 +138,10 @@ def bench_s3(paths: list[Path], repeat: int) -> None:
                 dl_report = read_report(PathArtifact(tmp.name))
             dl_time = time.perf_counter() - t0
             row(path.name, "download", dl_time, 1, size, size, None)
+            t0 = time.perf_counter()
+            client.get_object(Bucket="bench", Key=path.name, Range="bytes=0-0")["Body"].read()
+            print(f"{'':16} (one 1-byte range GET of this object on moto: "
+                  f"{time.perf_counter() - t0:.2f} s; moto reads the whole object for every range)")
             for _ in range(repeat):
                 t0 = time.perf_counter()
                 artifact = resolve(f"s3://bench/{path.name}", settings).artifact()
@@ -159,11 +163,13 @@ def main() -> None:
     p.add_argument("--units", type=int, default=4096)
     p.add_argument("--repeat", type=int, default=1)
     p.add_argument("--skip-s3", action="store_true")
+    p.add_argument("--skip-http", action="store_true")
     args = p.parse_args()
     paths = make_fixtures(Path(args.cache_dir), args.layers, args.units)
     for path in paths:
         print(f"{path.name}: {path.stat().st_size / 1e9:.2f} GB")
-    bench_http(paths, args.latency_ms, args.bandwidth_mbps, args.repeat)
+    if not args.skip_http:
+        bench_http(paths, args.latency_ms, args.bandwidth_mbps, args.repeat)
     if not args.skip_s3:
         bench_s3(paths, args.repeat)
 

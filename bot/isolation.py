@@ -60,7 +60,7 @@ def _limits(settings: "Settings", remote: bool) -> None:
     # A remote file whose server ignores Range is downloaded to a temp file: bounded by the
     # byte budget.  Reading a local file needs no writes at all.
     fsize = settings.max_read_bytes if remote else 0
-    resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, settings.max_read_bytes))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_NOFILE, (CHILD_OPEN_FILES, CHILD_OPEN_FILES))
 
@@ -274,7 +274,8 @@ def worker_main(task_fd: int, result_fd: int) -> None:
         if frame is None:
             return
         task = json.loads(frame)
-        _limits(settings, remote=True)  # a fresh CPU allowance on top of what was used
+        # A fresh CPU allowance on top of what was used; no file writes for local files.
+        _limits(settings, remote=task["slack_file"] or _is_remote(task["reference"], False))
         fn = _load_reader(task.get("reader"))
         report = report_for(task["reference"], settings, task["allow_any_local"], task["slack_file"], fn)
         _send_frame(result_fd, report.to_json(indent=None).encode())

@@ -131,10 +131,10 @@ def test_identity_changes_when_the_file_changes(served, tmp_path):
 
 
 def test_a_file_replaced_while_being_read_fails_instead_of_mixing_versions(tmp_path):
-    (tmp_path / "big.bin").write_bytes(os.urandom(8 * 1024 * 1024))
+    (tmp_path / "big.bin").write_bytes(os.urandom(16 * 1024 * 1024))
     with range_server(str(tmp_path)) as server:
         f = resolve(server.url("big.bin"), Settings(**LOOPBACK)).artifact().open()
-        (tmp_path / "big.bin").write_bytes(os.urandom(8 * 1024 * 1024))
+        (tmp_path / "big.bin").write_bytes(os.urandom(16 * 1024 * 1024))
         f.seek(4 * 1024 * 1024)
         with pytest.raises(SourceError, match="changed"):
             f.read(100)

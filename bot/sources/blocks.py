@@ -4,8 +4,8 @@ h5py reads a Keras file's metadata in ~300–7,000 reads of ~512 bytes scattered
 whole file, each depending on the last.  One request per read would take minutes; a big
 read-ahead moves hundreds of MB.  Measured best: pin the first 1 MiB and last 256 KiB
 (superblock, root group, `model_config`, zip directory, metadata written at close), serve
-the rest from 256 KiB blocks aligned on file offsets, fetch one read's contiguous misses in
-one request, and keep blocks in a byte-bounded LRU.  bigdense (1.5 GiB): 26 requests, 7 MiB.
+the rest from 128 KiB blocks aligned on file offsets, fetch one read's contiguous misses in
+one request, and keep blocks in a byte-bounded LRU.  bigdense (1.5 GiB): 27 requests, 4.6 MB.
 
 `RangeFile` is what h5py and zipfile see: a read-only, seekable `RawIOBase` whose `readinto`
 fills the buffer completely or raises (h5py ignores short reads and would parse stale bytes).
@@ -24,9 +24,14 @@ HEAD_BYTES = 1024 * 1024  # superblock + root group + legacy model_config (< 160
 # EOCD + zip64 records + central directory + HDF5 metadata written at close; never below
 # 22 + 65,535 (max zip comment) + 20 + 56 so a commented zip64 archive still fits.
 TAIL_BYTES = 256 * 1024
-BLOCK_BYTES = 256 * 1024  # within ~1.3x of the best block size on every measured fixture
+# Measured with benchmarks/bench_remote.py at 20 ms / 100 MB/s: 128 KiB gives the request
+# counts of 256 KiB (bigdense 27 vs 26, ResNet50 50-52 vs 46-48) with 40-60 % of the bytes,
+# keeping a 1.6 GB file under 0.5 % transferred; 64 KiB costs ResNet50 ~10 more requests.
+BLOCK_BYTES = 128 * 1024
 CACHE_BYTES = 64 * 1024 * 1024  # >= 256 blocks: 32 blocks thrashed on ResNet50 (130 vs 50 requests)
-WHOLE_FILE_BYTES = 4 * 1024 * 1024  # below this one request for everything beats any ranging
+# Below this one request for the rest beats ranging: a 7.8 MB 300-layer .keras took 49
+# requests / 1.5 s at 128 KiB blocks, 2 requests / 0.65 s whole (80 ms of transfer at 100 MB/s).
+WHOLE_FILE_BYTES = 8 * 1024 * 1024
 
 
 class RangeSource(Protocol):
