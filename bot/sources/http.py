@@ -78,7 +78,9 @@ def open_http(client: PinnedClient, url: VettedURL, name: str, *,
             head = resp.read_all(client.budget, limit=HEAD_BYTES)
             source = HttpRangeSource(client, resp.url, size, resp.header("etag"), creds)
             return open_ranged(source, head, name)
-    # 200 (Range ignored) or an unusable Content-Range: the body is the whole file.
+        resp.raw.close()
+        raise Unreachable("The server answered a byte range without saying the file's size.")
+    # 200: the server ignored Range, and the body is the whole file.
     declared = resp.header("content-length")
     if declared and declared.isdigit():
         client.budget.check_bytes(int(declared))  # refuse before reading a body that is too big
