@@ -225,3 +225,31 @@ def test_a_pinned_client_never_sends_a_refused_redirect_target_anything(servers)
     with pytest.raises(BlockedAddress):
         client.request("http://169.254.169.254/latest/meta-data/")
     assert client.budget.requests == 0
+
+
+def test_international_names_are_looked_up_in_their_ascii_form(monkeypatch):
+    calls: list[str] = []
+    _fake_dns(monkeypatch, {"xn--wrocaw-6db.test": ["93.184.216.34"]}, calls)
+    assert vet_url("https://wrocław.test/m.h5").host == "xn--wrocaw-6db.test"
+    assert calls == ["xn--wrocaw-6db.test"]
+
+
+def test_a_resolver_that_hangs_fails_within_the_dns_deadline(monkeypatch):
+    import threading
+
+    from bot.sources import ssrf
+    from bot.sources.base import SourceTimeout
+
+    release = threading.Event()
+
+    def hanging(*args, **kwargs):
+        release.wait(30)
+        raise socket.gaierror("released")
+
+    monkeypatch.setattr(socket, "getaddrinfo", hanging)
+    monkeypatch.setattr(ssrf, "DNS_TIMEOUT_SECONDS", 0.2)
+    try:
+        with pytest.raises(SourceTimeout, match="Looking up"):
+            vet_url("https://slow-dns.example/m.h5")
+    finally:
+        release.set()

@@ -132,17 +132,17 @@ class BlockCache:
                 self.cached_bytes -= len(self.blocks.pop(key))
 
 
-class RangeFile(io.RawIOBase):
-    """A seekable read-only file over a BlockCache; each open() gets its own position."""
+class _PositionedReader(io.RawIOBase):
+    """Read-only, seekable, with its own position over a file of known size."""
 
-    def __init__(self, cache: BlockCache, name: str = "remote") -> None:
+    def __init__(self, size: int, name: str) -> None:
         super().__init__()
-        self._cache = cache
+        self._size = size
         self._pos = 0
         self.name = name
 
     def __repr__(self) -> str:  # HDF5 shows this as the file name in its errors
-        return f"<RangeFile {self.name}>"
+        return f"<{type(self).__name__} {self.name}>"
 
     def readable(self) -> bool:
         return True
@@ -154,18 +154,21 @@ class RangeFile(io.RawIOBase):
         return self._pos
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        if whence == io.SEEK_SET:
-            pos = offset
-        elif whence == io.SEEK_CUR:
-            pos = self._pos + offset
-        elif whence == io.SEEK_END:
-            pos = self._cache.size + offset
-        else:
+        bases = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}
+        if whence not in bases:
             raise ValueError(f"invalid whence {whence}")
-        if pos < 0:
+        if bases[whence] + offset < 0:
             raise OSError("negative seek position")
-        self._pos = pos
-        return pos
+        self._pos = bases[whence] + offset
+        return self._pos
+
+
+class RangeFile(_PositionedReader):
+    """A file over a BlockCache; each open() of an artifact gets its own RangeFile."""
+
+    def __init__(self, cache: BlockCache, name: str = "remote") -> None:
+        super().__init__(cache.size, name)
+        self._cache = cache
 
     def readinto(self, buffer) -> int:  # type: ignore[override]
         view = memoryview(buffer).cast("B")
@@ -176,7 +179,7 @@ class RangeFile(io.RawIOBase):
 
     def read(self, size: int = -1) -> bytes:
         if size is None or size < 0:
-            size = self._cache.size - self._pos
+            size = self._size - self._pos
         data = self._cache.read(self._pos, size)
         self._pos += len(data)
         return data
@@ -185,31 +188,12 @@ class RangeFile(io.RawIOBase):
         return self.read(-1)
 
 
-class PreadFile(io.RawIOBase):
-    """A seekable view of a downloaded temp file; each open() has its own position."""
+class PreadFile(_PositionedReader):
+    """A view of a downloaded temp file; each open() has its own position."""
 
     def __init__(self, fd: int, size: int, name: str = "download") -> None:
-        super().__init__()
+        super().__init__(size, name)
         self._fd = fd
-        self._size = size
-        self._pos = 0
-        self.name = name
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
-        if base + offset < 0:
-            raise OSError("negative seek position")
-        self._pos = base + offset
-        return self._pos
 
     def readinto(self, buffer) -> int:  # type: ignore[override]
         view = memoryview(buffer).cast("B")
