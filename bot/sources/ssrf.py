@@ -49,8 +49,9 @@ class VettedURL:
     scheme: str
     host: str  # for the Host header and TLS name (IDNA-encoded, lower case)
     port: int
-    ip: str  # the vetted address; the socket goes here and nowhere else
+    ip: str  # the first vetted address
     target: str  # path + query, as sent in the request line
+    ips: tuple[str, ...] = ()  # every vetted address, tried in order; the socket goes nowhere else
 
 
 def _embedded_ipv4(ip: IPAddress) -> list[ipaddress.IPv4Address]:
@@ -91,6 +92,8 @@ class HostPolicy:
         self.networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
         for entry in allowed:
             entry = entry.strip().lower()
+            if entry.count(":") == 1:  # "host:port": the policy is per host
+                entry = entry.split(":", 1)[0]
             if not entry:
                 continue
             try:
@@ -207,7 +210,7 @@ def vet_url(url: str, allowed_hosts: list[str] | tuple[str, ...] = (), *,
     default_port = 443 if scheme == "https" else 80
     netloc_out = host_in_url if port == default_port else f"{host_in_url}:{port}"
     return VettedURL(url=f"{scheme}://{netloc_out}{target}", scheme=scheme, host=host, port=port,
-                     ip=addrs[0], target=target)
+                     ip=addrs[0], target=target, ips=tuple(addrs))
 
 
 def unquote_safe(path: str) -> str:

@@ -112,11 +112,17 @@ class PinnedClient:
                 conn = http.client.HTTPSConnection(target.host, target.port, context=self.tls_context)
             else:
                 conn = http.client.HTTPConnection(target.host, target.port)
-            ip = target.ip
+            ips = target.ips or (target.ip,)
 
             def connect_to_vetted_ip(address, timeout=None, source_address=None, *args, **kwargs):
-                # http.client would resolve the host again; the socket must go to the vetted IP.
-                return socket.create_connection((ip, address[1]), timeout, source_address)
+                # http.client would resolve the host again; the socket must go to a vetted IP.
+                error: OSError | None = None
+                for ip in ips:
+                    try:
+                        return socket.create_connection((ip, address[1]), timeout, source_address)
+                    except OSError as exc:
+                        error = exc
+                raise error or OSError("no vetted address")
 
             conn._create_connection = connect_to_vetted_ip  # type: ignore[attr-defined]
             self._connections[key] = conn
