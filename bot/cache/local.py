@@ -104,7 +104,7 @@ class SingleFlight(Generic[T]):
         self._lock = threading.Lock()
         self._calls: dict[str, Future[T]] = {}
 
-    def run(self, key: str, fn: Callable[[], T]) -> tuple[T | None, bool]:
+    def call_once(self, key: str, fn: Callable[[], T]) -> tuple[T | None, bool]:
         """(result, True) for the leader; (result or None on timeout, False) for followers."""
         with self._lock:
             future = self._calls.get(key)

@@ -74,7 +74,7 @@ class MemoryCache:
     ) -> Report:
         """The stored report for this identity, or compute() once (shared by concurrent callers)."""
         keys = policy.keys_for(identity, self._analyzer)
-        result, leader = self._flight.run(
+        result, leader = self._flight.call_once(
             keys.report, lambda: self._lookup_or_compute(identity, keys.report, compute, revalidate)
         )
         if result is None:  # the leader took longer than the wait bound

@@ -86,7 +86,7 @@ class RedisCache:
         Exceptions from compute() and revalidate() propagate.
         """
         keys = policy.keys_for(identity, self._analyzer)
-        result, leader = self._flight.run(
+        result, leader = self._flight.call_once(
             keys.report, lambda: self._lookup_or_compute(identity, keys, compute, revalidate)
         )
         if result is None:
