@@ -75,6 +75,8 @@ class LayerInfo:
     params: int
     weights: list[WeightInfo] = field(default_factory=list)
     trainable: bool | None = None
+    # v3 files only: the layer's group in the weights file ("layers/dense_1"); Keras 3 loads by it.
+    path: str | None = None
 
 
 @dataclass
@@ -117,7 +119,17 @@ class ReloadOption:
     works: bool
     purpose: str = ""
     caveats: list[str] = field(default_factory=list)
+    # works=False: the text the Keras named in `keras` raises (a verbatim part of its message).
     error: str | None = None
+    # Machine-readable loader: "keras3", "tf_keras", "tensorflow" or "tf2.13" (TensorFlow 2.13/2.14).
+    loader: str = ""
+    # The lines of `python` that do the loading, runnable as they are once `model` is built
+    # (build_first) and the custom classes named in the caveats are imported.
+    load: str = ""
+    # The user must build the architecture (`model = build_model()`) before `load` runs.
+    build_first: bool = False
+    # Whether the optimizer state in the file ends up in `model.optimizer` (resume training).
+    restores_optimizer: bool = False
 
 
 @dataclass

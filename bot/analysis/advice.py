@@ -1,17 +1,51 @@
 """How to load what the bytes say is there, in the Keras the user most likely has.
 
-`add_reload(report)` fills `report.reload`: `python` is the one snippet most users should
-run (complete, binds `model`, uses the path exactly as given), `summary` says why in a
-sentence, and `options` lists every Keras that can (or cannot) load it, with caveats.
-The reload-advice tests run every snippet against real Keras 3 and tf-keras.
+`add_reload(report)` fills `report.reload`: `options` lists, per Keras (current Keras 3,
+current tf-keras, TensorFlow itself, older TensorFlow where that is the only way), whether it
+loads the file, the exact snippet and its caveats, or the error it raises; `python` is the
+first option that works (the one most users should run), `summary` says why in a sentence.
+
+Every rule here is an observed behaviour of Keras 3.15 / tf-keras 2.21 (keras-formats.md §5
+and tests/fixtures/keras/expected.json); tests/test_reload_advice_matrix.py runs every
+`load` snippet and every stated failure against both.
 """
 
 from __future__ import annotations
 
+import re
+
+from bot.analysis import advice_snippets as s
 from bot.report import Reload, ReloadOption, Report
 
-K3 = "Keras 3"
-TFK = "tf-keras (Keras 2)"
+K3, TFK, TF = "Keras 3", "tf-keras (Keras 2)", "TensorFlow"
+TF213 = "TensorFlow 2.13/2.14 (tf.keras)"
+
+# Keras 3 compiles a legacy .h5 by deserializing the loss through keras.metrics, where these
+# short aliases are plain functions: "Could not deserialize 'keras.metrics.mse' because it is
+# not a KerasSaveable subclass" (observed with 3.15.1; "mean_squared_error" etc. load).
+K3_H5_FAILING_LOSS_ALIASES = frozenset({"mse", "mae", "mape", "msle", "kld", "MSE", "MAE", "MAPE", "MSLE", "KLD"})
+# Keras 2 recurrent layers store `time_major`, which Keras 3 rejects.
+K2_RNN_CLASSES = frozenset({"LSTM", "GRU", "SimpleRNN", "RNN", "Bidirectional", "ConvLSTM2D", "ConvLSTM1D"})
+MODEL_CLASSES = frozenset({"Functional", "Sequential", "Model"})
+# Standalone Keras before 2.2.3 stored a Sequential config as a bare list of layers.
+SEQUENTIAL_DICT_CONFIG_SINCE = (2, 2, 3)
+
+# Error texts, verbatim parts of what each Keras raises (tests match them).
+E_K3_NOT_SUPPORTED = "File format not supported: filepath="
+E_TFK_K3_CONFIG = "Error when deserializing class 'InputLayer' using config={'batch_shape'"
+E_TFK_K3_ARCHIVE = "because its parent module tf_keras.src"
+E_K3_TFK_ARCHIVE = "Could not locate class 'Functional'"
+E_K3_K213_ARCHIVE = "because its parent module keras."
+E_NO_VARS = "variables, but received 0 variables during loading"
+E_K3_NESTED_K2 = "Invalid Functional model configuration"
+E_K3_RNN_K2 = "Unrecognized keyword arguments passed to"
+E_K3_MIXED_K2 = "'str' object has no attribute 'quantization_mode'"
+E_K3_BARE_SEQUENTIAL = "pop expected at most 1 argument, got 2"
+E_K1_CONFIG = "Error when deserializing class"
+E_BF16 = "No cast function available."
+E_NOT_ZIP = "File is not a zip file"
+E_TFK_SHARDED = "file signature not found"
+E_TFK_NOT_SAVEDMODEL = "SavedModel file does not exist at"
 
 
 def add_reload(report: Report) -> None:
@@ -19,35 +53,51 @@ def add_reload(report: Report) -> None:
         report.reload = Reload(summary="Nothing to load: " + report.error.message, python="")
         return
     builder = _BUILDERS.get(report.format)
-    if builder is None:  # other frameworks' formats set their own advice
-        if not report.reload.python:
+    if builder is None or (report.format == "tf-checkpoint" and not _keras_checkpoint(report)):
+        if not report.reload.python and not report.reload.summary:
             report.reload = Reload(summary="Not a Keras format.", python="")
-        return
+        return  # other frameworks' formats and raw TF checkpoints keep their reader's advice
     options = builder(report)
     primary = next((o for o in options if o.works), None)
     if primary is None:
-        report.reload = Reload(summary="No current Keras loads this file as is.", python="", options=options)
+        report.reload = Reload(summary="No current Keras loads this file as it is; see the options for why.",
+                               python="", options=options)
         return
-    summary = f"{primary.keras}: {primary.purpose}" + (f" ({'; '.join(primary.caveats)})" if primary.caveats else "")
+    summary = f"{primary.keras}: {primary.purpose}"
+    if primary.caveats:
+        summary += " (" + "; ".join(primary.caveats) + ")"
     report.reload = Reload(summary=summary, python=primary.python, options=options)
 
 
-def _q(path: str) -> str:
-    return repr(path)
+# --- facts the decisions need, all from the Report ------------------------------------------------
+
+def _version(report: Report) -> tuple[int, ...]:
+    parts = re.findall(r"\d+", report.keras_version or "")[:3]
+    return tuple(int(p) for p in parts)
 
 
-def _writer_major(report: Report) -> str | None:
-    v = report.keras_version or ""
-    return v.split(".", 1)[0] if v else None
+def _writer(report: Report) -> str:
+    """'k3', 'k213' (2.13/2.14 v3 layout), 'k2', 'k1' or 'unknown'."""
+    v = _version(report)
+    if v[:1] == (3,):
+        return "k3"
+    if "_layer_checkpoint_dependencies" in (report.format_detail or "") or v[:2] in ((2, 13), (2, 14)) \
+            and report.format.startswith("keras-v3"):
+        return "k213"
+    if v[:1] == (2,) or "Keras 2" in (report.format_detail or ""):
+        return "k2"
+    if v[:1] in ((0,), (1,)):
+        return "k1"
+    return "unknown"
 
 
-def _custom_objects(report: Report) -> list[str]:
-    names = []
+def _custom_names(report: Report) -> list[str]:
+    names: list[str] = []
     for w in report.warnings:
-        if w.code == "custom-object":
-            cls = w.message.split("`", 2)[1]
-            if cls not in names:
-                names.append(cls)
+        if w.code == "custom-object" and w.message.count("`") >= 2:
+            name = w.message.split("`", 2)[1]
+            if name not in names:
+                names.append(name)
     return names
 
 
@@ -55,140 +105,292 @@ def _has(report: Report, code: str) -> bool:
     return any(w.code == code for w in report.warnings)
 
 
-def _load_kwargs(report: Report, *, compile_false: bool, safe_mode_kw: bool) -> tuple[str, str, list[str]]:
-    """(import lines, extra kwargs, caveats) for custom objects, compile and safe_mode."""
-    lines, kwargs, caveats = [], [], []
-    custom = _custom_objects(report)
-    if custom:
-        lines.append(f"# from your_package import {', '.join(custom)}  # the classes' code is not in the file")
-        kwargs.append("custom_objects={" + ", ".join(f"{c!r}: {c}" for c in custom) + "}")
-        caveats.append("needs the custom classes' code: " + ", ".join(custom))
+def _losses(report: Report) -> list[str]:
+    loss = report.training.loss if report.training else None
+    items = loss.values() if isinstance(loss, dict) else loss if isinstance(loss, list) else [loss]
+    return [x for x in items if isinstance(x, str)]
+
+
+def _classes(report: Report) -> set[str]:
+    return {l.class_name for l in report.layers}
+
+
+def _bf16(report: Report) -> bool:
+    return any(w.dtype == "bfloat16" for l in report.layers for w in l.weights)
+
+
+def _keras0(report: Report) -> bool:
+    return any(w.code == "trainable-inferred" and "Keras 0.x" in w.message for w in report.warnings)
+
+
+def _keras_checkpoint(report: Report) -> bool:
+    return "Keras model" in (report.format_detail or "") and report.source.uri.endswith(".index")
+
+
+def _kwargs(report: Report, *, custom: bool = True, safe_mode: bool = False, compile_false: bool = False
+            ) -> tuple[list[str], list[str]]:
+    """(load_model kwargs, caveats) for custom classes, compile and safe_mode."""
+    kwargs, caveats = [], []
+    names = _custom_names(report) if custom else []
+    if names:
+        kwargs.append("custom_objects={" + ", ".join(f"{n!r}: {n}" for n in names) + "}")
+        caveats.append("needs your code for " + ", ".join(names) + " (import it; it is not in the file)")
     if compile_false:
         kwargs.append("compile=False")
-        caveats.append("compile=False: the optimizer state is not restored; compile again to train")
-    if _has(report, "lambda-layer") and safe_mode_kw:
+        caveats.append("compile=False: the optimizer state is not restored; compile again before training")
+    if safe_mode:
         kwargs.append("safe_mode=False")
-        caveats.append("safe_mode=False runs the Lambda code stored in the file: only for files you trust")
-    return "\n".join(lines), "".join(", " + k for k in kwargs), caveats
+        caveats.append("safe_mode=False runs the Python code of the Lambda layers stored in the file: "
+                       "only for files from someone you trust")
+    return kwargs, caveats
 
 
-def _purpose(report: Report, compile_false: bool) -> str:
-    if report.contents.optimizer_state and not compile_false:
-        return "full model, ready to resume training"
-    return "full model for inference or fine-tuning"
+def _full_model(keras: str, loader: str, module: str, func: str, report: Report, kwargs: list[str],
+                caveats: list[str], restores: bool) -> ReloadOption:
+    load = s.join(f"import {module}", s.load_model_call(func, report.source.uri, kwargs))
+    python = s.join(f"import {module}", s.custom_import_line(_custom_names(report) if any(
+        k.startswith("custom_objects") for k in kwargs) else []), s.load_model_call(func, report.source.uri, kwargs))
+    purpose = "the full model, ready to resume training" if restores else "the full model, for inference or fine-tuning"
+    return ReloadOption(keras=keras, python=python, works=True, purpose=purpose, caveats=caveats, loader=loader,
+                        load=load, restores_optimizer=restores)
 
+
+def _mixed_caveat(report: Report, option: ReloadOption) -> None:
+    if _has(report, "mixed-precision") and report.contents.optimizer_state and option.works:
+        option.caveats.append("the loss-scale optimizer comes back with its step counter at 0 (observed): "
+                              "expect the schedule to restart when you resume training")
+        option.purpose = "the full model, for inference or fine-tuning"
+
+
+def _fails(keras: str, loader: str, python: str, error: str, why: str) -> ReloadOption:
+    return ReloadOption(keras=keras, python=python, works=False, purpose=why, error=error, loader=loader,
+                        load=python)
+
+
+def _build_then(keras: str, loader: str, module: str, report: Report, load: str, purpose: str,
+                caveats: list[str] | None = None, works: bool = True, error: str | None = None) -> ReloadOption:
+    python = s.join(f"import {module}", s.layout_comment(report), s.build_line(module), load)
+    return ReloadOption(keras=keras, python=python, works=works, purpose=purpose, caveats=caveats or [],
+                        error=error, loader=loader, load=load, build_first=True)
+
+
+# --- per format -------------------------------------------------------------------------------------
 
 def _h5_model(report: Report) -> list[ReloadOption]:
-    p = _q(report.source.uri)
-    major = _writer_major(report)
-    opts: list[ReloadOption] = []
-    if major == "3":
-        imports, kw, cav = _load_kwargs(report, compile_false=False, safe_mode_kw=True)
-        opts.append(ReloadOption(K3, _snippet("import keras", imports, f"model = keras.models.load_model({p}{kw})"),
-                                 True, _purpose(report, False), cav))
-        opts.append(ReloadOption(TFK, "", False, "cannot read Keras 3 configs",
-                                 error="TypeError: Error when deserializing class 'InputLayer' … "
-                                       "Unrecognized keyword arguments: ['batch_shape']"))
-        return opts
-    nested = any(l.class_name in ("Functional", "Sequential", "Model") for l in report.layers)
-    compile_false = report.contents.training_config
-    imports, kw, cav = _load_kwargs(report, compile_false=compile_false, safe_mode_kw=True)
-    k3 = ReloadOption(K3, _snippet("import keras", imports, f"model = keras.models.load_model({p}{kw})"),
-                      not nested, _purpose(report, compile_false), cav)
-    if nested:
-        k3.error = "ValueError: Invalid Functional model configuration (nested Keras 2 models)"
-    imports2, kw2, cav2 = _load_kwargs(report, compile_false=False, safe_mode_kw=False)
-    tfk = ReloadOption(TFK, _snippet("import tf_keras", imports2, f"model = tf_keras.models.load_model({p}{kw2})"),
-                       True, _purpose(report, False), cav2)
-    return [k3, tfk] if not nested else [tfk, k3]
+    p = report.source.uri
+    writer = _writer(report)
+    lam = _has(report, "lambda-layer")
+    tfk_call = s.load_model_call("tf_keras.models.load_model", p, [])
+    if writer == "k3":
+        compile_false = report.contents.training_config and bool(
+            set(_losses(report)) & K3_H5_FAILING_LOSS_ALIASES)
+        kw, cav = _kwargs(report, safe_mode=lam, compile_false=compile_false)
+        if compile_false:
+            at = next(i for i, c in enumerate(cav) if c.startswith("compile=False"))
+            cav[at] += f" (Keras 3 cannot compile the loss {_losses(report)[0]!r} from an .h5)"
+        k3 = _full_model(K3, "keras3", "keras", "keras.saving.load_model", report, kw, cav,
+                         restores=report.contents.optimizer_state and not compile_false
+                         and not _has(report, "mixed-precision"))
+        _mixed_caveat(report, k3)
+        if _bf16(report):
+            k3 = _fails(K3, "keras3", k3.load, E_BF16, "Keras 3 cannot read back bfloat16 weights from its .h5")
+            k3_rescue = _build_then(K3, "keras3", "keras", report, "model.load_weights(" + s.q(p) + ")",
+                                    "weights into the same architecture", works=False, error=E_BF16)
+            return [_rescue_h5(report), k3, k3_rescue, _fails(TFK, "tf_keras", s.join("import tf_keras", tfk_call), E_TFK_K3_CONFIG,
+                                          "tf-keras cannot read Keras 3 model configs")]
+        return [k3, _fails(TFK, "tf_keras", s.join("import tf_keras", tfk_call), E_TFK_K3_CONFIG,
+                           "tf-keras cannot read Keras 3 model configs")]
+    # Keras 1/2 writers.
+    kw, cav = _kwargs(report)
+    if lam:
+        cav.append("tf-keras has no safe_mode for .h5: loading runs the Lambda code in the file; "
+                   "only for files you trust")
+    tfk = _full_model(TFK, "tf_keras", "tf_keras", "tf_keras.models.load_model", report, kw, cav,
+                      restores=report.contents.optimizer_state and not _has(report, "mixed-precision"))
+    _mixed_caveat(report, tfk)
+    if writer == "k1":
+        tfk = _fails(TFK, "tf_keras", tfk.load, E_K1_CONFIG, "tf-keras cannot read Keras 1 layer configs")
+    k3_kw, k3_cav = _kwargs(report, safe_mode=lam, compile_false=report.contents.training_config)
+    if report.contents.training_config:
+        at = next(i for i, c in enumerate(k3_cav) if c.startswith("compile=False"))
+        k3_cav[at] = ("compile=False: Keras 3 cannot use a Keras 2 optimizer state (and often cannot compile a "
+                      "Keras 2 training config); compile again before training")
+    k3 = _full_model(K3, "keras3", "keras", "keras.saving.load_model", report, k3_kw, k3_cav, restores=False)
+    why = None
+    if writer == "k1" or (report.model and report.model.class_name == "Sequential"
+                          and _version(report) < SEQUENTIAL_DICT_CONFIG_SINCE):
+        why = (E_K3_BARE_SEQUENTIAL, "Keras 3 cannot read Keras 1 / Keras < 2.2.3 model configs")
+    elif any(c in MODEL_CLASSES for c in _classes(report)):
+        why = (E_K3_NESTED_K2, "Keras 3 cannot rebuild nested Keras 2 models from an .h5")
+    elif _classes(report) & K2_RNN_CLASSES:
+        why = (E_K3_RNN_K2, "Keras 3 rejects the `time_major` argument of Keras 2 recurrent layers")
+    elif _has(report, "mixed-precision"):
+        why = (E_K3_MIXED_K2, "Keras 3 cannot read Keras 2 mixed-precision policies")
+    if why:
+        k3 = _fails(K3, "keras3", k3.load, *why)
+    opts = [k3, tfk] if k3.works else [tfk, k3]
+    return opts if tfk.works or k3.works else [_rescue_h5(report), *opts]
 
 
-def _weights_layout(report: Report, limit: int = 40) -> str:
-    rows = []
-    for layer in report.layers:
-        if not layer.weights and layer.class_name == "InputLayer":
-            continue
-        shapes = ", ".join(f"{w.name.rsplit('/', 1)[-1]} {tuple(w.shape)}" for w in layer.weights) or "no weights"
-        rows.append(f"#   {layer.name:<24} {layer.class_name:<20} {shapes}")
-    if len(rows) > limit:
-        rows = rows[:limit] + [f"#   … {len(rows) - limit} more layers"]
-    return "\n".join(rows)
-
-
-def _build_then_load(report: Report, module: str, load_line: str) -> str:
-    layout = _weights_layout(report)
-    return (
-        f"import {module}\n\n"
-        "def build_model():\n"
-        "    # Rebuild the architecture that wrote these weights: the same layers, in this order.\n"
-        f"{layout.replace('#   ', '    #   ')}\n"
-        "    raise NotImplementedError('paste the code that builds the model here')\n\n"
-        "model = build_model()\n"
-        f"{load_line}\n"
-    )
+def _rescue_h5(report: Report) -> ReloadOption:
+    return _build_then(K3, "keras3", "keras", report, s.rescue_legacy_h5(report.source.uri),
+                       "rebuild the model, then read the arrays with h5py and set them layer by layer "
+                       "(layers with weights, in order)", ["the optimizer state is not restored"])
 
 
 def _h5_weights(report: Report) -> list[ReloadOption]:
-    p = _q(report.source.uri)
-    return [
-        ReloadOption(K3, _build_then_load(report, "keras", f"model.load_weights({p})"), True,
-                     "weights into the same architecture (matched by layer order; by_name=True matches names)"),
-        ReloadOption(TFK, _build_then_load(report, "tf_keras", f"model.load_weights({p})"), True,
-                     "weights into the same architecture"),
-    ]
+    p = report.source.uri
+    load = f"model.load_weights({s.q(p)})"
+    purpose = "weights into the same architecture, matched by layer order (by_name=True matches layer names)"
+    if _writer(report) == "k1" or "Keras 0" in (report.format_detail or "") or _keras0(report):
+        return [_rescue_h5(report)]
+    opts = []
+    if p.endswith((".h5", ".hdf5")):
+        opts.append(_build_then(K3, "keras3", "keras", report, load, purpose))
+    else:
+        opts.append(_build_then(K3, "keras3", "keras", report, s.copy_as_h5(p), purpose,
+                                ["Keras 3 chooses the loader by file suffix: the snippet copies the file to a "
+                                 "name ending in .h5"]))
+        opts.append(_build_then(K3, "keras3", "keras", report, load, "as it is named", works=False,
+                                error=E_NOT_ZIP if p.endswith(".keras") else E_K3_NOT_SUPPORTED))
+    opts.append(_build_then(TFK, "tf_keras", "tf_keras", report, load, purpose))
+    return opts
 
 
 def _v3_archive(report: Report) -> list[ReloadOption]:
-    p = _q(report.source.uri)
-    module = (report.format_detail or "")
-    writer = _writer_major(report)
-    imports, kw, cav = _load_kwargs(report, compile_false=False, safe_mode_kw=True)
-    if writer == "3" or writer is None:
-        return [ReloadOption(K3, _snippet("import keras", imports, f"model = keras.saving.load_model({p}{kw})"),
-                             True, _purpose(report, False),
-                             cav + [f"needs Keras >= {report.keras_version}"] if report.keras_version else cav)]
-    imports2, kw2, cav2 = _load_kwargs(report, compile_false=False, safe_mode_kw=True)
-    return [ReloadOption(TFK, _snippet("import tf_keras", imports2, f"model = tf_keras.models.load_model({p}{kw2})"),
-                         not report.keras_version.startswith(("2.13", "2.14")), _purpose(report, False), cav2),
-            ReloadOption(K3, "", False, "Keras 3 cannot read Keras 2 .keras archives" + (f" ({module})" if module
-                         else ""),
-                         error="TypeError: Could not locate class 'Functional'")]
+    p = report.source.uri
+    writer = _writer(report)
+    lam = _has(report, "lambda-layer")
+    functional = bool(report.model and report.model.class_name != "Sequential")
+    if _has(report, "pickle-npz-weights"):
+        return [_fails(K3, "keras3", s.join("import keras", s.load_model_call("keras.saving.load_model", p, [])),
+                       "Object arrays cannot be loaded when allow_pickle=False",
+                       "Keras >= 3.15 refuses pickled npz weights; Keras < 3.15 unpickles them (runs code)")]
+    if writer in ("k3", "unknown"):
+        kw, cav = _kwargs(report, safe_mode=lam)
+        restores = report.contents.optimizer_state
+        if _has(report, "optimizer-config-missing"):
+            restores = False
+            cav.append("the optimizer state is skipped (the compile config lost its optimizer): compile again")
+        elif _has(report, "mixed-precision") and report.contents.optimizer_state:
+            restores = False
+            cav.append("the loss-scale optimizer state is skipped on load: compile again before resuming")
+        if report.keras_version:
+            cav.append(f"needs Keras >= {'.'.join(map(str, _version(report)[:2]))} (.keras is not forward compatible)")
+        k3 = _full_model(K3, "keras3", "keras", "keras.saving.load_model", report, kw, cav, restores)
+        error = E_TFK_K3_ARCHIVE if functional else E_TFK_K3_CONFIG
+        if not p.endswith(".keras"):  # an unzipped archive folder: tf-keras takes it for a SavedModel
+            error = E_TFK_NOT_SAVEDMODEL
+        tfk = _fails(TFK, "tf_keras", s.join("import tf_keras", s.load_model_call("tf_keras.models.load_model", p, [])),
+                     error, "tf-keras cannot read Keras 3 archives")
+        return [k3, tfk]
+    k3_fail = s.join("import keras", s.load_model_call("keras.saving.load_model", p, []))
+    if writer == "k213":
+        purpose = "rebuild the model, then read the weights with h5py and set them layer by layer"
+        return [
+            _fails(K3, "keras3", k3_fail, E_K3_K213_ARCHIVE, "Keras 3 cannot import Keras 2.13/2.14 classes"),
+            _fails(TFK, "tf_keras", s.join("import tf_keras", s.load_model_call("tf_keras.models.load_model", p, [])),
+                   E_NO_VARS, "tf-keras does not find the weights under the 2.13/2.14 group names"),
+            _build_then(K3, "keras3", "keras", report, s.rescue_2_13(p, archive=True), purpose,
+                        ["the optimizer state is not restored"]),
+            ReloadOption(keras=TF213, python=s.join("import tensorflow as tf",
+                                                    s.load_model_call("tf.keras.models.load_model", p, [])),
+                         works=True, purpose="the Keras that wrote it loads it", loader="tf2.13",
+                         caveats=["needs an environment with tensorflow==2.13.* or 2.14.*"]),
+        ]
+    kw, cav = _kwargs(report, safe_mode=lam)
+    tfk = _full_model(TFK, "tf_keras", "tf_keras", "tf_keras.models.load_model", report, kw, cav,
+                      restores=report.contents.optimizer_state)
+    k3_error = E_K3_TFK_ARCHIVE if functional else "Argument(s) not recognized"
+    k3_rescue = _build_then(K3, "keras3", "keras", report, f"model.load_weights({s.q(p)})",
+                            "weights into the same architecture, rebuilt in Keras 3 (matched by path)",
+                            ["the optimizer state is not restored"])
+    return [tfk, _fails(K3, "keras3", k3_fail, k3_error, "Keras 3 cannot read tf-keras archives"), k3_rescue]
 
 
 def _v3_weights(report: Report) -> list[ReloadOption]:
-    p = _q(report.source.uri)
-    caveat = [] if report.source.uri.endswith((".weights.h5", ".weights.json")) else [
-        "Keras 3 requires the file name to end in .weights.h5: rename it first"]
-    return [ReloadOption(K3, _build_then_load(report, "keras", f"model.load_weights({p})"), True,
-                         "weights (and optimizer state, if the model is compiled first) into the same "
-                         "architecture, matched by path", caveat)]
+    p = report.source.uri
+    load = f"model.load_weights({s.q(p)})"
+    purpose = "weights into the same architecture, matched by path (extra groups in the file are ignored)"
+    sharded = report.format == "keras-v3-sharded-weights"
+    if _writer(report) == "k213":
+        gap = _counter_gap(report)
+        rescue = _build_then(K3, "keras3", "keras", report, s.rescue_2_13(p, archive=False),
+                             "rebuild the model, then read the weights with h5py and set them layer by layer")
+        opts = [rescue, _build_then(TFK, "tf_keras", "tf_keras", report, load, purpose, works=False, error=E_NO_VARS)]
+        opts.insert(0, _build_then(K3, "keras3", "keras", report, load, purpose, works=not gap,
+                                   error=E_NO_VARS if gap else None))
+        return opts if not gap else [rescue, *[o for o in opts if o is not rescue]]
+    suffix_ok = p.endswith(".weights.json" if sharded else ".weights.h5")
+    caveats = [] if suffix_ok else ["Keras 3 requires the name to end in .weights.h5: rename the file first"]
+    opt_cav = ["the optimizer state is restored only into a model compiled with the same optimizer before "
+               "load_weights"] if report.contents.optimizer_state else []
+    k3 = _build_then(K3, "keras3", "keras", report, load, purpose, caveats + opt_cav, works=suffix_ok,
+                     error=None if suffix_ok else "No model config found" if p.endswith((".h5", ".hdf5"))
+                     else E_K3_NOT_SUPPORTED)
+    if not suffix_ok and p.endswith((".h5", ".hdf5")):
+        k3.error = "Layer count mismatch when loading weights from file"
+    if sharded:
+        tfk = _build_then(TFK, "tf_keras", "tf_keras", report, load, "tf-keras cannot read sharded weights",
+                          works=False, error=E_TFK_SHARDED)
+    elif _bf16(report):
+        tfk = _build_then(TFK, "tf_keras", "tf_keras", report, load, "tf-keras cannot cast bfloat16 weights",
+                          works=False, error=E_BF16)
+    else:
+        tfk = _build_then(TFK, "tf_keras", "tf_keras", report, load, purpose, opt_cav)
+    return [k3, tfk]
+
+
+def _counter_gap(report: Report) -> bool:
+    """Keras 2.13 named the second Dense `dense_2`: Keras 3 then looks for `dense_1` and finds nothing."""
+    seen: dict[str, list[int]] = {}
+    for layer in report.layers:
+        key = (layer.path or layer.name).rsplit("/", 1)[-1]
+        base, _, n = key.rpartition("_")
+        base, n = (base, int(n)) if n.isdigit() else (key, 0)
+        seen.setdefault(base, []).append(n)
+    return any(sorted(v) != list(range(len(v))) for v in seen.values())
 
 
 def _savedmodel(report: Report) -> list[ReloadOption]:
-    p = _q(report.source.uri)
+    p = report.source.uri
+    endpoint = "serving_default"
+    detail = report.format_detail or ""
+    k3_fail = s.join("import keras", s.load_model_call("keras.saving.load_model", p, []))
+    layer = s.join("import keras", f"model = keras.layers.TFSMLayer({s.q(p)}, call_endpoint={endpoint!r})")
+    tf_load = s.join("import tensorflow as tf", f"model = tf.saved_model.load({s.q(p)})")
     opts = []
-    if report.contents.architecture:
-        opts.append(ReloadOption(TFK, _snippet("import tf_keras", "", f"model = tf_keras.models.load_model({p})"),
-                                 True, "Keras model revived from keras_metadata.pb"))
-    opts.append(ReloadOption(K3, _snippet("import keras", "", f"model = keras.layers.TFSMLayer({p}, "
-                                                              "call_endpoint='serving_default')"),
-                             True, "inference only (a layer wrapping the SavedModel's serving signature)",
-                             ["inference only: no training, no Keras layers"]))
+    if report.contents.architecture and "keras_metadata.pb" in detail and "no keras_metadata" not in detail:
+        kw, cav = _kwargs(report)
+        if report.contents.optimizer_state:
+            cav.append("the optimizer's progress is not restored (iterations is 0 after loading a SavedModel, "
+                       "observed with tf-keras 2.21)")
+        opts.append(_full_model(TFK, "tf_keras", "tf_keras", "tf_keras.models.load_model", report, kw, cav,
+                                restores=False))
+    opts += [
+        ReloadOption(keras=K3, python=layer, works=True, loader="keras3", load=layer,
+                     purpose="inference only: a Keras 3 layer running the SavedModel's serving signature",
+                     caveats=["not a Keras model: no training, no layers; call it on a batch of inputs"]),
+        ReloadOption(keras=TF, python=tf_load, works=True, loader="tensorflow", load=tf_load,
+                     purpose="the raw TensorFlow object and its signatures",
+                     caveats=[f"run it with model.signatures[{endpoint!r}](...)"]),
+        _fails(K3, "keras3", k3_fail, E_K3_NOT_SUPPORTED, "Keras 3 load_model does not read SavedModels"),
+    ]
     return opts
 
 
 def _checkpoint(report: Report) -> list[ReloadOption]:
-    prefix = report.source.uri
-    for suffix in (".index",):
-        if prefix.endswith(suffix):
-            prefix = prefix[: -len(suffix)]
-    return [ReloadOption(TFK, _build_then_load(report, "tf_keras", f"model.load_weights({prefix!r})"), True,
-                         "weights into the same architecture (restored by object graph)",
-                         ["pass the checkpoint prefix, without .index"])]
-
-
-def _snippet(import_line: str, extra: str, body: str) -> str:
-    return "\n".join(x for x in (import_line, extra, body) if x) + "\n"
+    prefix = report.source.uri[: -len(".index")]
+    load = f"model.load_weights({s.q(prefix)}).expect_partial()"
+    return [
+        _build_then(TFK, "tf_keras", "tf_keras", report, load,
+                    "weights into the same architecture, restored by object position",
+                    ["pass the prefix, without .index", "a different architecture restores partially and only "
+                     "logs warnings: call .assert_consumed() instead of .expect_partial() to be sure"]),
+        _build_then(K3, "keras3", "keras", report, f"model.load_weights({s.q(prefix)})",
+                    "Keras 3 cannot read TensorFlow checkpoints (load them in tf-keras, then save_weights to "
+                    "a .weights.h5)", works=False, error=E_K3_NOT_SUPPORTED),
+    ]
 
 
 _BUILDERS = {

@@ -231,6 +231,8 @@ def _fill_from_config(report: Report, config: dict[str, Any], metadata: dict[str
 
 def _fill_weights(report: Report, res: v3_weights.V3Result) -> None:
     report.layers = assemble.layers_from_records(res.order, res.records)
+    for layer in report.layers:
+        layer.path = res.paths.get(layer.name)
     report.params = assemble.params_from_records(res.records)
     if res.optimizer_records and report.optimizer is None:
         report.optimizer = assemble.optimizer_info(None, res.optimizer_records, res.iterations)

@@ -135,6 +135,7 @@ class V3Result:
     learning_rate: float | None
     matched_by: str  # "name" | "class-order" | "none"
     container: str | None
+    paths: dict[str, str] = field(default_factory=dict)  # layer name → its group ("layers/dense_1")
 
 
 def read_tree(tree: V3Tree, layers: list[LayerSpec] | None, model_trainable: bool = True) -> V3Result:
@@ -142,6 +143,7 @@ def read_tree(tree: V3Tree, layers: list[LayerSpec] | None, model_trainable: boo
     order: list[tuple[str, str, bool | None]] = []
     records: list[WeightRecord] = []
     matched_by = "none"
+    paths: dict[str, str] = {}
     if container:
         pairs, matched_by = match_groups(tree, container, layers)
         for key, layer in pairs:
@@ -150,6 +152,7 @@ def read_tree(tree: V3Tree, layers: list[LayerSpec] | None, model_trainable: boo
             cls = strip_registered_prefix(layer.class_name) if layer else guess_class(key)
             trainable = (layer.trainable if layer else model_trainable) and model_trainable
             order.append((name, cls, trainable if layer else None))
+            paths.setdefault(name, gpath)
             records += _records_for(tree, gpath, layer, name, cls, trainable)
     for key in tree.children(""):
         if key in _NOT_LAYERS or key in LAYER_CONTAINERS:
@@ -158,6 +161,7 @@ def read_tree(tree: V3Tree, layers: list[LayerSpec] | None, model_trainable: boo
         name = tree.names.get(key, key)
         cls = guess_class(key)
         order.append((name, cls, None))
+        paths.setdefault(name, key)
         records += _records_for(tree, key, None, name, cls, model_trainable)
     for path, var in tree.own_vars(""):  # the model's own variables
         records.append(WeightRecord(tree.names.get("", "model"), path, var.shape, var.dtype, var.nbytes,
@@ -165,7 +169,7 @@ def read_tree(tree: V3Tree, layers: list[LayerSpec] | None, model_trainable: boo
     opt = tree.own_vars("optimizer")
     opt_records = [WeightRecord("optimizer", p, v.shape, v.dtype, v.nbytes, None) for p, v in opt]
     iterations, lr = optimizer_counters([v for _, v in opt])
-    return V3Result(order, records, opt_records, iterations, lr, matched_by, container)
+    return V3Result(order, records, opt_records, iterations, lr, matched_by, container, paths)
 
 
 def optimizer_counters(opt: list[V3Var]) -> tuple[int | None, float | None]:
