@@ -45,6 +45,7 @@ CHILD_OPEN_FILES = 256  # sockets, the file, botocore's data files; a file canno
 _FRAME = struct.Struct("!I")
 
 Reader = Callable[[Any], Report]
+_address_limit: tuple[int, int] = (0, 0)  # (pid, bytes) of the address-space limit set in this process
 
 
 def _limits(settings: "Settings", remote: bool) -> None:
@@ -56,13 +57,27 @@ def _limits(settings: "Settings", remote: bool) -> None:
     soft = used + cpu
     if cpu_hard == resource.RLIM_INFINITY or soft < cpu_hard:
         resource.setrlimit(resource.RLIMIT_CPU, (soft, cpu_hard))
-    resource.setrlimit(resource.RLIMIT_AS, (settings.parser_memory_bytes, settings.parser_memory_bytes))
+    # A forked child starts with its parent's address space (large if the parent imported
+    # TensorFlow): the limit is what the parser may add to it.
+    global _address_limit
+    if _address_limit[0] != os.getpid():  # once per process: a worker's limit must not creep up
+        _address_limit = (os.getpid(), _address_space_now() + settings.parser_memory_bytes)
+    resource.setrlimit(resource.RLIMIT_AS, (_address_limit[1], _address_limit[1]))
     # A remote file whose server ignores Range is downloaded to a temp file: bounded by the
     # byte budget.  Reading a local file needs no writes at all.
     fsize = settings.max_read_bytes if remote else 0
     resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, settings.max_read_bytes))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_NOFILE, (CHILD_OPEN_FILES, CHILD_OPEN_FILES))
+
+
+def _address_space_now() -> int:
+    """This process's virtual size in bytes (Linux /proc), or 0 where it cannot be read."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[0]) * resource.getpagesize()
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 def _is_remote(reference: str, slack_file: bool) -> bool:
@@ -85,14 +100,10 @@ def report_for(reference: str, settings: "Settings", allow_any_local: bool, slac
     from bot.service import error_report
 
     try:
-        if slack_file:
-            from bot.sources import slack_file_source
+        from bot.sources import resolve, slack_file_source
 
-            source = slack_file_source(reference, settings)
-        else:
-            from bot.sources import resolve
-
-            source = resolve(reference, settings, allow_any_local=allow_any_local)
+        source = slack_file_source(reference, settings) if slack_file else \
+            resolve(reference, settings, allow_any_local=allow_any_local)
         return reader(source.artifact())
     except CkptbotError as exc:
         return error_report(reference, exc.code, exc.message)
@@ -129,12 +140,9 @@ def failure_report(reference: str, settings: "Settings", outcome: str) -> Report
 
 def _outcome_of_status(status: int) -> str:
     """What a child's wait status means: SIGXCPU ran out of CPU time, others crashed."""
-    if os.WIFSIGNALED(status):
-        sig = os.WTERMSIG(status)
-        if sig in (signal.SIGXCPU, signal.SIGKILL):
-            return "timeout"
-        return "corrupt"
-    return "corrupt"  # exited without a result
+    if os.WIFSIGNALED(status) and os.WTERMSIG(status) in (signal.SIGXCPU, signal.SIGKILL):
+        return "timeout"
+    return "corrupt"  # crashed, or exited without a result
 
 
 def _decode(payload: bytes, reference: str, settings: "Settings") -> Report:
@@ -292,16 +300,17 @@ class _Worker:
                                      stdin=subprocess.DEVNULL, start_new_session=True)
         os.close(task_r)
         os.close(result_w)
+        self.fds: tuple[int, ...] = (self.task_w, self.result_r)
         _send_frame(self.task_w, json.dumps(_settings_as_env(settings), default=str).encode())
 
     def kill(self) -> None:
-        _kill_group(self.proc.pid)
-        self.proc.wait()
-        for fd in (self.task_w, self.result_r):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        """Idempotent: a second close could hit a descriptor another thread reused."""
+        if self.proc.returncode is None:
+            _kill_group(self.proc.pid)
+            self.proc.wait()
+        fds, self.fds = self.fds, ()
+        for fd in fds:
+            os.close(fd)
 
 
 class ParserPool:
@@ -333,6 +342,7 @@ class ParserPool:
         self._idle.put(worker)
 
     def _replace(self, worker: _Worker) -> None:
+        """Kill (again, harmlessly) and start a fresh worker in the background."""
         worker.kill()
         with self._lock:
             self._all.discard(worker)
@@ -360,7 +370,7 @@ class ParserPool:
                     pass
             worker.kill()
             outcome = "timeout" if timed_out else _outcome_of_status(_wait_status(worker.proc))
-            self._replace_after_kill(worker)
+            self._replace(worker)
             return failure_report(reference, self.settings, outcome)
         report = _decode(payload, reference, self.settings)
         if report.error and report.error.code in (ErrorCode.LIMIT.value, ErrorCode.INTERNAL.value):
@@ -368,12 +378,6 @@ class ParserPool:
         else:
             self._idle.put(worker)
         return report
-
-    def _replace_after_kill(self, worker: _Worker) -> None:
-        with self._lock:
-            self._all.discard(worker)
-            self.replaced += 1
-        threading.Thread(target=self._add_worker, name="ckptbot-parser-start", daemon=True).start()
 
     def close(self) -> None:
         with self._lock:
