@@ -96,3 +96,16 @@ def test_a_hanging_file_does_not_hold_up_a_healthy_one_in_the_pool():
         thread.join()
         assert healthy.error is None
         assert healthy_before_hang
+
+
+def test_a_parent_with_a_large_address_space_does_not_starve_the_child():
+    """A forked child inherits its parent's mappings (TensorFlow's are gigabytes): the memory
+    limit is what the parser may add, so a healthy file still reads."""
+    import mmap
+
+    reserved = mmap.mmap(-1, 3 * 1024**3)  # address space only; no page is touched
+    try:
+        report = analyze_isolated(HEALTHY, Settings(**FAST), allow_any_local=True)
+    finally:
+        reserved.close()
+    assert report.error is None
