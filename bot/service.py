@@ -15,6 +15,7 @@ from bot.report import Report, ReportError, SourceInfo
 
 if TYPE_CHECKING:
     from bot.cache import Cache
+    from bot.diffcheck_report import CheckReport, DiffReport
     from bot.config import Settings
     from bot.sources.base import Source
 
@@ -96,3 +97,51 @@ def _settings() -> "Settings":
     from bot.config import load_settings
 
     return load_settings()
+
+
+def diff(a: str, b: str, settings: "Settings | None" = None, *, cache: "Cache | None" = None,
+         allow_any_local: bool = False, isolate: bool = True, values: bool = False) -> "DiffReport":
+    """What changed from A to B: layers, weights, parameters, steps; with `values`, how far each weight moved."""
+    from bot.analysis.diff import diff_reports
+    from bot.diffcheck_report import DiffReport
+
+    settings = settings or _settings()
+    rep_a = inspect(a, settings, cache=cache, allow_any_local=allow_any_local, isolate=isolate)
+    rep_b = inspect(b, settings, cache=cache, allow_any_local=allow_any_local, isolate=isolate)
+    try:
+        result = diff_reports(rep_a, rep_b)
+        if values and result.error is None:
+            result.values, result.values_note = _compare_values(a, b, rep_a, rep_b, settings, allow_any_local)
+        return result
+    except Exception:  # noqa: BLE001 - see inspect()
+        log.exception("diff %r %r failed", a, b)
+        return DiffReport(error=error_report(a, ErrorCode.INTERNAL).error)
+
+
+def _compare_values(a: str, b: str, rep_a: Report, rep_b: Report, settings: "Settings",
+                    allow_any_local: bool) -> tuple[list, str | None]:
+    """Streams both files' weight values through bot.analysis.values; failures become a note."""
+    from bot.analysis.values import compare_values
+
+    try:
+        art_a = _resolve(a, settings, allow_any_local).artifact()
+        art_b = _resolve(b, settings, allow_any_local).artifact()
+        return compare_values(art_a, rep_a, art_b, rep_b)
+    except CkptbotError as exc:
+        return [], f"Values not compared: {exc.message}"
+
+
+def check(weights: str, against: str, settings: "Settings | None" = None, *, cache: "Cache | None" = None,
+          allow_any_local: bool = False, isolate: bool = True) -> "CheckReport":
+    """Will the weights at `weights` load into the architecture at `against`? Keras' rules, no TensorFlow."""
+    from bot.analysis.compat import check_reports
+    from bot.diffcheck_report import CheckReport
+
+    settings = settings or _settings()
+    rep_w = inspect(weights, settings, cache=cache, allow_any_local=allow_any_local, isolate=isolate)
+    rep_m = inspect(against, settings, cache=cache, allow_any_local=allow_any_local, isolate=isolate)
+    try:
+        return check_reports(rep_w, rep_m)
+    except Exception:  # noqa: BLE001 - see inspect()
+        log.exception("check %r against %r failed", weights, against)
+        return CheckReport(error=error_report(weights, ErrorCode.INTERNAL).error)
