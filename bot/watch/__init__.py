@@ -1,0 +1,135 @@
+"""Channel notifications when training writes a new checkpoint (issue 7).
+
+    ckptbot watch TARGET --channel C [--pattern GLOB] [--interval S] [--once]
+
+TARGET is a folder (inotify via watchdog, recursive; polling on network filesystems) or
+s3://bucket/prefix (polling).  A file is announced once it is complete (unchanged across a
+settle time, and it parses), exactly once per version across restarts and replicas (Redis),
+in one Slack thread per run folder, with what changed since the run's previous checkpoint.
+
+Modules: scanner (what is there), completeness (is it finished), announcer (exactly once),
+delta (what changed), message (the post), poster (Slack), store (Redis or memory),
+loop (one target), subscribed (all `/ckpt watch` targets).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from typing import TYPE_CHECKING, Any, Callable
+
+from bot.watch.announcer import Announced, Announcer, Outcome
+from bot.watch.loop import TargetWatcher, Waker
+from bot.watch.scanner import is_s3_target
+from bot.watch.store import store_for
+from bot.watch.subscribed import watch_subscriptions
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+    from bot.report import Report
+
+__all__ = ["Announced", "Announcer", "Outcome", "TargetWatcher", "make_announcer", "watch_main",
+           "watch_subscriptions"]
+
+log = logging.getLogger(__name__)
+
+# A local folder is listed every 5 s (inotify usually wakes the loop sooner); S3 LIST calls
+# cost money and an upload is not visible before it is complete, so 30 s.
+DEFAULT_LOCAL_INTERVAL_S = 5.0
+DEFAULT_S3_INTERVAL_S = 30.0
+# Below this the settle time would not outlast a writer's pause between two buffered writes.
+MIN_SETTLE_S = 0.2
+
+
+def make_inspector(settings: "Settings", *, allow_any_local: bool) -> Callable[[str], "Report"]:
+    """service.inspect with this process's cache: replicas share reports through Redis."""
+    from bot.cache import make_cache
+    from bot.service import inspect
+
+    cache = make_cache(settings)
+    return lambda uri: inspect(uri, settings, cache=cache, allow_any_local=allow_any_local)
+
+
+def make_announcer(settings: "Settings", *, allow_any_local: bool = False, poster: Any = None) -> Announcer:
+    """The announcer the CLI watcher, the subscription watcher and the webhook share."""
+    from bot.watch.poster import poster_for
+
+    return Announcer(store_for(settings.redis_url), poster or poster_for(settings),
+                     make_inspector(settings, allow_any_local=allow_any_local))
+
+
+def watch_main(args: argparse.Namespace, settings: "Settings") -> int:
+    """`ckptbot watch`: returns the exit code (0 stopped normally, 4 configuration, 64 usage)."""
+    from bot.cli import EXIT_CONFIG, EXIT_OK, EXIT_USAGE
+    from bot.watch.poster import PostFailed
+
+    target: str = args.target
+    s3 = is_s3_target(target)
+    if not s3:
+        target = os.path.realpath(os.path.expanduser(target))
+        if not os.path.isdir(target):
+            print(f"ckptbot watch: {args.target} is not a folder (give the folder checkpoints are "
+                  f"written to, or s3://bucket/prefix).", file=sys.stderr)
+            return EXIT_USAGE
+    try:
+        announcer = make_announcer(settings, allow_any_local=True)
+    except PostFailed as exc:
+        print(f"ckptbot watch: configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    if not settings.redis_url:
+        print("ckptbot watch: REDIS_URL is not set: announcements are remembered by this process "
+              "only, so a restart announces the folder's checkpoints again.", file=sys.stderr)
+    interval = args.interval or (DEFAULT_S3_INTERVAL_S if s3 else DEFAULT_LOCAL_INTERVAL_S)
+    settle = max(interval, MIN_SETTLE_S)
+    watcher = TargetWatcher(target, announcer, pattern=args.pattern, settle_s=settle)
+    channels = [args.channel]
+    if args.once:
+        _scan_once(watcher, channels, settle)
+        return EXIT_OK
+    _watch_forever(watcher, channels, interval, target if not s3 else None)
+    return EXIT_OK
+
+
+def _report(result: Any) -> None:
+    for obs in result.not_models:
+        print(f"not announcing {obs.name} ({obs.size} bytes) yet: it does not parse (still being "
+              f"written?); retrying", flush=True)
+    for channel, obs in result.posted:
+        print(f"announced {obs.name} ({obs.size} bytes) in {channel}", flush=True)
+
+
+def _scan_once(watcher: TargetWatcher, channels: list[str], settle: float) -> None:
+    """Two scans a settle time apart: what was unchanged in between and parses is announced."""
+    watcher.scan(channels)
+    time.sleep(settle)
+    _report(watcher.scan(channels))
+
+
+def _watch_forever(watcher: TargetWatcher, channels: list[str], interval: float, folder: str | None) -> None:
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    waker = Waker(folder) if folder else None
+    how = waker.start() if waker else "polling (S3)"
+    print(f"watching {watcher.target} for {', '.join(channels)}: {how}, every {interval:g} s", flush=True)
+    try:
+        while not stop.is_set():
+            try:
+                _report(watcher.scan(channels))
+            except Exception:  # noqa: BLE001 - a listing error (folder unmounted, S3 down) is retried
+                log.exception("scanning %s failed; retrying", watcher.target)
+            if waker:
+                waker.wait(interval)
+                time.sleep(min(interval, watcher.stability.settle_s) / 4)  # let a burst of writes finish
+            else:
+                stop.wait(interval)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if waker:
+            waker.stop()
+        signal.signal(signal.SIGTERM, previous)
