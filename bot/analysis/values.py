@@ -28,7 +28,7 @@ from bot.diffcheck_report import ValueDelta
 from bot.errors import AnalysisError, ErrorCode
 from bot.report import LayerInfo, Report
 
-# Per side and per read: 4 MiB of stored values; as float64 (a, b, |a - b|) that is at most ~32 MiB live.
+# Per side and per read: 4 MiB of stored values; with both sides as float64 about 6 blocks are live.
 VALUE_BLOCK_BYTES = 4 * 1024**2
 H5_FORMATS = ("keras-h5-model", "keras-h5-weights", "keras-v3-weights", "keras-v3-sharded-weights",
               "keras-v3-archive")
@@ -153,13 +153,17 @@ def _compare(layer: str, weight: str, da: h5py.Dataset, db: h5py.Dataset) -> Val
         return ValueDelta(layer, weight, None, None, False, int(np.prod(da.shape)), "not numeric")
     total, worst, n, identical = 0.0, 0.0, 0, True
     for block in _blocks(tuple(da.shape), max(da.dtype.itemsize, db.dtype.itemsize)):
-        a, b = _numbers(da[block]), _numbers(db[block])
-        d = np.abs(a - b)
-        if d.size:
-            worst = max(worst, float(np.nanmax(d)) if not np.isnan(d).all() else math.nan)
-            total += float(np.nansum(d))
-            n += d.size
-            identical = identical and bool(np.array_equal(a, b, equal_nan=True))
+        d = _numbers(da[block])
+        np.subtract(d, _numbers(db[block]), out=d)  # in place: one float64 block per side at most
+        np.abs(d, out=d)
+        if not d.size:
+            continue
+        nan = bool(np.isnan(d).any())
+        worst = max(worst, float(np.nanmax(d)) if nan and not np.isnan(d).all() else math.nan if nan
+                    else float(d.max()))
+        total += float(np.nansum(d) if nan else d.sum())
+        n += d.size
+        identical = identical and not nan and not d.any()
     return ValueDelta(layer, weight, worst if n else 0.0, total / n if n else 0.0, identical, n)
 
 
@@ -177,9 +181,10 @@ def _blocks(shape: tuple[int, ...], itemsize: int) -> Iterator[tuple]:
     if not shape:
         yield ()
         return
-    # The first axis k whose trailing block fits; leading axes are walked one index at a time.
+    # The first axis k where one index (all of the trailing axes) fits in a block; the leading axes
+    # are walked one index at a time, axis k in steps of as many indices as fit.
     k = 0
-    while k < len(shape) - 1 and math.prod(shape[k + 1:]) * itemsize * shape[k] > VALUE_BLOCK_BYTES:
+    while k < len(shape) - 1 and math.prod(shape[k + 1:]) * itemsize > VALUE_BLOCK_BYTES:
         k += 1
     inner = math.prod(shape[k + 1:]) * itemsize
     step = max(1, VALUE_BLOCK_BYTES // max(inner, 1))
