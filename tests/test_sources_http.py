@@ -93,7 +93,9 @@ def test_a_server_that_ignores_range_gives_the_same_report_by_download(served, t
         remote = read_report(resolve(plain.url("four_dense.h5"), Settings(**LOOPBACK)).artifact())
         stats = plain.stats()
     assert _comparable(remote) == _comparable(read_report(PathArtifact(root / "four_dense.h5")))
-    assert stats["requests"] == 1 and stats["bytes_sent"] == (root / "four_dense.h5").stat().st_size
+    size = (root / "four_dense.h5").stat().st_size
+    # The tail request, sent alongside, got a 200 too and was hung up on after its headers.
+    assert stats["requests"] == 2 and size <= stats["bytes_sent"] < size + 8 * 1024 * 1024, stats
 
 
 def test_a_download_larger_than_the_byte_limit_is_refused_unread(served, tmp_path):

@@ -58,17 +58,25 @@ class BlockCache:
         self.cached_bytes = 0
         self.fetches = 0
 
-    def prefetch(self, tail_bytes: int = TAIL_BYTES, whole_file_bytes: int = WHOLE_FILE_BYTES) -> None:
-        """Complete the picture after the head arrived: the rest of a small file, or the tail."""
+    def prefetch(self, tail_bytes: int = TAIL_BYTES, whole_file_bytes: int = WHOLE_FILE_BYTES,
+                 tail: tuple[int, bytes] | None = None) -> None:
+        """Complete the picture after the head arrived: the rest of a small file, or the tail.
+
+        `tail` is (offset, bytes) when it was fetched alongside the head (one round trip less).
+        """
         head_end = len(self.head)
         if head_end >= self.size:
             return
+        if tail is not None and (tail[0] + len(tail[1]) != self.size or tail[0] < head_end):
+            tail = None  # not the end of this file, or overlapping the head: fetch it properly
         if self.size <= whole_file_bytes:
-            self.head += self._fetch(head_end, self.size)
+            end = tail[0] if tail else self.size
+            self.head += self._fetch(head_end, end) + (tail[1] if tail else b"")
             return
-        start = max(head_end, self.size - tail_bytes)
-        self.tail = self._fetch(start, self.size)
-        self.tail_start = start
+        if tail is None:
+            start = max(head_end, self.size - tail_bytes)
+            tail = (start, self._fetch(start, self.size))
+        self.tail_start, self.tail = tail
 
     def _fetch(self, start: int, end: int) -> bytes:
         data = self.source.fetch(start, end)

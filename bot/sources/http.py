@@ -14,9 +14,10 @@ from typing import Callable
 from urllib.parse import quote, unquote, urljoin, urlsplit
 
 from bot.sources.base import Forbidden, Identity, SourceError, Unreachable
-from bot.sources.blocks import HEAD_BYTES
+from bot.sources.blocks import HEAD_BYTES, TAIL_BYTES
 from bot.sources.limits import ReadBudget
-from bot.sources.remote import OpenedFile, RemoteArtifact, download_to_temp, exists_or_none, open_ranged
+from bot.sources.remote import (OpenedFile, RemoteArtifact, download_to_temp, exists_or_none, open_ranged,
+                                with_tail_alongside)
 from bot.sources.ssrf import VettedURL
 from bot.sources.transport import PinnedClient, Response, raise_for_status
 
@@ -58,9 +59,25 @@ class HttpRangeSource:
 def open_http(client: PinnedClient, url: VettedURL, name: str, *,
               credentials: dict[str, str] | None = None,
               check_first: Callable[[Response], None] | None = None) -> OpenedFile:
-    """One GET for the head; then the tail, or the whole body when Range is ignored."""
-    client.budget.check_bytes(HEAD_BYTES)
-    resp = client.request(url, headers={"Range": f"bytes=0-{HEAD_BYTES - 1}"}, credentials=credentials)
+    """GETs for the head and (alongside) the tail; or the whole body when Range is ignored."""
+    client.budget.check_bytes(HEAD_BYTES + TAIL_BYTES)
+    tail_etag: list[str | None] = []
+
+    def fetch_tail() -> tuple[int, bytes] | None:
+        tail_client = PinnedClient(client.budget, client.allowed_hosts, client.tls_context)
+        try:
+            resp = tail_client.request(url, headers={"Range": f"bytes=-{TAIL_BYTES}"}, credentials=credentials)
+            match = _CONTENT_RANGE.match(resp.header("content-range") or "")
+            if resp.status != 206 or not match or match.group(3) == "*":
+                return None  # the head's answer decides what happens instead
+            tail_etag.append(resp.header("etag"))
+            return int(match.group(1)), resp.read_all(client.budget, limit=TAIL_BYTES)
+        finally:
+            tail_client.close()
+
+    resp, tail = with_tail_alongside(
+        lambda: client.request(url, headers={"Range": f"bytes=0-{HEAD_BYTES - 1}"}, credentials=credentials),
+        fetch_tail)
     if check_first is not None:
         check_first(resp)
     if resp.status == 416:  # an empty file has no byte 0
@@ -77,7 +94,9 @@ def open_http(client: PinnedClient, url: VettedURL, name: str, *,
             size = int(match.group(3))
             head = resp.read_all(client.budget, limit=HEAD_BYTES)
             source = HttpRangeSource(client, resp.url, size, resp.header("etag"), creds)
-            return open_ranged(source, head, name)
+            if tail_etag and tail_etag[0] != resp.header("etag"):
+                tail = None  # the file changed between the two answers
+            return open_ranged(source, head, name, tail=tail)
         resp.raw.close()
         raise Unreachable("The server answered a byte range without saying the file's size.")
     # 200: the server ignored Range, and the body is the whole file.

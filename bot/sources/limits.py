@@ -8,6 +8,7 @@ and the message names the limit and the value reached.
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import TYPE_CHECKING
 
@@ -33,6 +34,7 @@ class ReadBudget:
         self.started = time.monotonic()
         self.requests = 0
         self.bytes = 0
+        self._lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: "Settings") -> "ReadBudget":
@@ -53,13 +55,14 @@ class ReadBudget:
                 "(CKPTBOT_MAX_WALL_SECONDS).")
 
     def charge_request(self) -> None:
-        """Call before sending a request."""
+        """Call before sending a request (thread-safe: head and tail go out together)."""
         self.check_time()
-        if self.requests >= self.max_requests:
-            raise TooLarge(
-                f"Reading the file needed more than {human_int(self.max_requests)} requests, the "
-                "limit (CKPTBOT_MAX_REQUESTS).", code=ErrorCode.LIMIT)
-        self.requests += 1
+        with self._lock:
+            if self.requests >= self.max_requests:
+                raise TooLarge(
+                    f"Reading the file needed more than {human_int(self.max_requests)} requests, the "
+                    "limit (CKPTBOT_MAX_REQUESTS).", code=ErrorCode.LIMIT)
+            self.requests += 1
 
     def check_bytes(self, more: int) -> None:
         """Call before asking for `more` bytes."""
@@ -71,5 +74,6 @@ class ReadBudget:
 
     def charge_bytes(self, n: int) -> None:
         """Call as bytes arrive (streamed bodies are charged chunk by chunk)."""
-        self.check_bytes(n)
-        self.bytes += n
+        with self._lock:
+            self.check_bytes(n)
+            self.bytes += n

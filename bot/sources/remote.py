@@ -11,12 +11,15 @@ from __future__ import annotations
 import io
 import os
 import tempfile
+import threading
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Callable, Iterable, TypeVar
 
 from bot.sources.base import SourceError
 from bot.sources.blocks import BlockCache, PreadFile, RangeFile, RangeSource
 from bot.sources.limits import ReadBudget
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -40,11 +43,36 @@ class OpenedFile:
             self.download_fd = None
 
 
-def open_ranged(source: RangeSource, head: bytes, name: str) -> OpenedFile:
-    """After the head arrived: prefetch the tail (or the rest of a small file)."""
+def open_ranged(source: RangeSource, head: bytes, name: str,
+                tail: tuple[int, bytes] | None = None) -> OpenedFile:
+    """After the head arrived: the tail (unless it came alongside) or the rest of a small file."""
     cache = BlockCache(source, head)
-    cache.prefetch()
+    cache.prefetch(tail=tail)
     return OpenedFile(size=source.size, cache=cache, name=name)
+
+
+def with_tail_alongside(fetch_head: Callable[[], T], fetch_tail: Callable[[], tuple[int, bytes] | None]
+                        ) -> tuple[T, tuple[int, bytes] | None]:
+    """Run the head request here and the tail request on a second connection meanwhile.
+
+    No h5py object exists yet, so the thread cannot meet h5py's lock (remote-reads.md §2.2).
+    A failed tail is only a missed shortcut: the cache fetches it again if it needs it.
+    """
+    box: dict[str, tuple[int, bytes] | None] = {}
+
+    def tail_job() -> None:
+        try:
+            box["tail"] = fetch_tail()
+        except SourceError:
+            box["tail"] = None
+
+    thread = threading.Thread(target=tail_job, name="ckptbot-tail", daemon=True)
+    thread.start()
+    try:
+        head = fetch_head()
+    finally:
+        thread.join()
+    return head, box.get("tail")
 
 
 def download_to_temp(chunks: Iterable[bytes], budget: ReadBudget, name: str,

@@ -16,9 +16,10 @@ import re
 from typing import Any, Callable
 
 from bot.sources.base import Forbidden, Identity, NotFound, SourceError, SourceTimeout, Unreachable
-from bot.sources.blocks import HEAD_BYTES
+from bot.sources.blocks import HEAD_BYTES, TAIL_BYTES
 from bot.sources.limits import ReadBudget
-from bot.sources.remote import OpenedFile, RemoteArtifact, download_to_temp, exists_or_none, open_ranged
+from bot.sources.remote import (OpenedFile, RemoteArtifact, download_to_temp, exists_or_none, open_ranged,
+                                with_tail_alongside)
 
 _S3_URL = re.compile(r"^s3://([a-z0-9][a-z0-9.\-]{1,61}[a-z0-9])/(.+)$")
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+)")
@@ -107,8 +108,17 @@ class S3RangeSource:
 def open_s3(client: Any, budget: ReadBudget, bucket: str, key: str) -> OpenedFile:
     name = posixpath.basename(key)
     first = S3RangeSource(client, budget, bucket, key, size=0, etag=None)
+    tail_etag: list[str | None] = []
+
+    def fetch_tail() -> tuple[int, bytes] | None:
+        resp = first.get(f"bytes=-{TAIL_BYTES}", TAIL_BYTES)
+        match = _CONTENT_RANGE.match(resp.get("ContentRange") or "")
+        tail_etag.append(resp.get("ETag"))
+        return (int(match.group(1)), resp["Data"]) if match else None
+
     try:
-        resp = first.get(f"bytes=0-{HEAD_BYTES - 1}", HEAD_BYTES)
+        resp, tail = with_tail_alongside(lambda: first.get(f"bytes=0-{HEAD_BYTES - 1}", HEAD_BYTES),
+                                         fetch_tail)
     except SourceError as exc:
         if "InvalidRange" not in str(exc.__cause__ or ""):
             raise
@@ -116,7 +126,9 @@ def open_s3(client: Any, budget: ReadBudget, bucket: str, key: str) -> OpenedFil
     match = _CONTENT_RANGE.match(resp.get("ContentRange") or "")
     size = int(match.group(3)) if match else len(resp["Data"])
     source = S3RangeSource(client, budget, bucket, key, size=size, etag=resp.get("ETag"))
-    return open_ranged(source, resp["Data"], name)
+    if tail_etag and tail_etag[0] != resp.get("ETag"):
+        tail = None  # the object changed between the two answers
+    return open_ranged(source, resp["Data"], name, tail=tail)
 
 
 class S3Source:
