@@ -3,7 +3,7 @@
 For each (channel, file version) the key `ckptbot:announced:<hash>` goes through
 
     absent --SET NX PX lease--> "lease:<token>" --posted--> "posted:<ts>" (kept ANNOUNCED_TTL)
-                                      \--post failed--> deleted (compare-and-delete), retried later
+                                      +--post failed--> deleted (compare-and-delete), retried later
 
 so restarts, rescans and any number of watcher replicas post a version once: whoever holds the
 lease posts, the others see a lease ("busy", look again next scan) or "posted" (done).  The one

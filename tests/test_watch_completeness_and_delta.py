@@ -1,0 +1,111 @@
+"""The watcher's decisions, one at a time: which names count, when a file is finished, what the
+delta says, how a failed post is retried without a duplicate.  Time is passed in, not slept."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from watch_slack_standin import SlackStandin
+from watch_stories import FIXTURES
+
+from bot.analysis import read_report
+from bot.analysis.artifact import PathArtifact
+from bot.watch.announcer import Announcer, Outcome
+from bot.watch.completeness import MAX_PARSE_ATTEMPTS, Stability
+from bot.watch.delta import delta_between, snapshot_of
+from bot.watch.loop import filesystem_type
+from bot.watch.poster import SlackPoster
+from bot.watch.scanner import Observation, name_filter, scan_local
+from bot.watch.store import MemoryStore
+
+
+@pytest.mark.parametrize("name, default, pattern_h5", [
+    ("model.keras", True, False), ("w.weights.h5", True, True), ("ckpt-3.index", True, False),
+    ("model.h5.tmp", False, False), (".~model.h5", False, False), ("model.h5.part", False, False),
+    ("model.h5.crdownload", False, False), (".hidden.h5", False, False),
+    ("ckpt-1.data-00000-of-00001.tempstate123", False, False), ("notes.txt", False, False),
+])
+def test_which_file_names_are_watched(name, default, pattern_h5):
+    assert name_filter(None)(name) is default
+    assert name_filter("*.h5")(name) is pattern_h5
+
+
+def _obs(size: int, stamp: str = "1", uri: str = "/r/m.h5") -> Observation:
+    return Observation(uri=uri, name="m.h5", run="/r", size=size, stamp=stamp)
+
+
+def test_a_file_is_ready_only_after_it_stayed_unchanged_for_the_settle_time():
+    s = Stability(settle_s=2.0)
+    assert s.ready([_obs(10)], now=0.0) == []           # first sight
+    assert s.ready([_obs(10)], now=1.9) == []           # unchanged, but not long enough
+    assert s.ready([_obs(20, "2")], now=2.5) == []      # grew: starts over
+    assert s.ready([_obs(20, "2")], now=4.0) == []
+    assert s.ready([_obs(20, "2")], now=4.5) == [_obs(20, "2")]
+    s.finished(_obs(20, "2"))
+    assert s.ready([_obs(20, "2")], now=9.0) == []      # done: never again for this version
+    assert s.ready([_obs(20, "3")], now=9.0) == []      # rewritten: a new version, settling again
+    assert s.ready([_obs(20, "3")], now=11.0) == [_obs(20, "3")]
+
+
+def test_an_unparseable_version_is_retried_with_growing_pauses_then_dropped():
+    s = Stability(settle_s=1.0)
+    s.ready([_obs(10)], now=0.0)
+    now = 1.0
+    for attempt in range(1, MAX_PARSE_ATTEMPTS):
+        assert s.ready([_obs(10)], now=now) == [_obs(10)]
+        assert s.did_not_parse(_obs(10), now) is True
+        assert s.ready([_obs(10)], now=now + 2 ** (attempt - 1) - 0.01) == []
+        now += 2 ** (attempt - 1)
+    assert s.ready([_obs(10)], now=now) == [_obs(10)]
+    assert s.did_not_parse(_obs(10), now) is False     # the last attempt: given up on
+    assert s.ready([_obs(10)], now=now + 1000) == []
+    s.ready([_obs(11, "2")], now=now + 1000)            # but a change to the file starts over
+    assert s.ready([_obs(11, "2")], now=now + 1001) == [_obs(11, "2")]
+
+
+def test_scanning_a_folder_finds_nested_runs_and_skips_hidden_folders(tmp_path):
+    for rel in ("a/m.keras", "b/deep/m.h5", ".trash/m.h5", "a/m.keras.tmp"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(FIXTURES / "k3__toy__save.h5", tmp_path / rel)
+    found = {(o.name, o.run) for o in scan_local(str(tmp_path), name_filter(None))}
+    assert found == {("m.keras", str(tmp_path / "a")), ("m.h5", str(tmp_path / "b" / "deep"))}
+
+
+def test_network_filesystems_are_recognised_from_the_mount_table(tmp_path):
+    mounts = tmp_path / "mounts"
+    mounts.write_text("/dev/sda1 / ext4 rw 0 0\nserver:/export /mnt/nfs nfs4 rw 0 0\n"
+                      "sshfs#x /mnt/nfs/ssh fuse.sshfs rw 0 0\n")
+    assert filesystem_type("/mnt/nfs/runs/exp1", str(mounts)) == "nfs4"
+    assert filesystem_type("/mnt/nfs/ssh/x", str(mounts)) == "fuse.sshfs"
+    assert filesystem_type("/mnt/nfsother", str(mounts)) == "ext4"
+
+
+def test_the_delta_names_steps_parameters_size_and_layers():
+    before = read_report(PathArtifact(FIXTURES / "k3__toy__save.keras"))
+    after = read_report(PathArtifact(FIXTURES / "k3__seq__save.keras"))
+    d = delta_between(snapshot_of(before, "a.keras"), snapshot_of(after, "b.keras"))
+    assert d.params_changed and d.params_before == before.params.total and d.params_after == after.params.total
+    assert d.size_change == after.source.size_bytes - before.source.size_bytes
+    names_before = {layer.name for layer in before.layers}
+    names_after = {layer.name for layer in after.layers}
+    assert set(d.layers_added) == names_after - names_before
+    assert set(d.layers_removed) == names_before - names_after
+    text = d.sentence()
+    assert text.startswith("Since a.keras: ") and "parameters changed" in text
+    same = delta_between(snapshot_of(before, "a.keras"), snapshot_of(before, "a.keras"))
+    assert "same layers" in same.sentence() and "size +0 B" in same.sentence()
+
+
+def test_a_refused_post_gives_the_lease_back_and_the_next_try_posts_once(tmp_path):
+    shutil.copyfile(FIXTURES / "k3__toy__save.h5", tmp_path / "m.h5")
+    store = MemoryStore()
+    inspect = lambda uri: read_report(PathArtifact(uri))  # noqa: E731
+    args = dict(channel="C1", version="m.h5|1|1", uri=str(tmp_path / "m.h5"), name="m.h5", run=str(tmp_path))
+    with SlackStandin() as slack:
+        broken = Announcer(store, SlackPoster("not-a-bot-token", slack.api_url), inspect)
+        assert broken.announce(**args).outcome is Outcome.DEFERRED   # Slack said not_authed
+        working = Announcer(store, SlackPoster("xoxb-ok", slack.api_url), inspect)
+        assert working.announce(**args).outcome is Outcome.POSTED
+        assert working.announce(**args).outcome is Outcome.ALREADY
+        assert len(slack.snapshot()) == 1
