@@ -4,7 +4,7 @@ A Keras 3 subprocess saves variants of the reference model `toy` (inp → dense 
 one without the BatchNormalization (a v3 file's extra `batch_normalization` group is then
 ignored without a word), one with a wider first Dense (shape mismatch), one with an extra
 Dense at the end (a group the file does not have), one with every layer renamed (v3 loads by
-path, legacy H5 by position).  Then every weights fixture of `toy` (v3 from Keras 3 and
+path, legacy H5 by position); plus the nested and Sequential fixture models.  Then every weights fixture of `toy` (v3 from Keras 3 and
 tf-keras, Keras 2.13's layout, legacy weights-only and full-model H5, a `.keras` used as
 weights) is loaded into every variant with `load_weights`, in one Keras 3 process, and the
 outcome is compared with `check_reports` on the two Reports.
@@ -61,7 +61,12 @@ toy("wide", units=5)
 toy("extra_layer", extra=True)
 toy("renamed", prefix="r_")
 '''
-VARIANTS = ["same", "no_bn", "wide", "extra_layer", "renamed"]
+VARIANTS = ["same", "no_bn", "wide", "extra_layer", "renamed", "fixture:k3__nested__save.keras",
+            "fixture:k3__seq__save.keras"]
+
+
+def _against(tmp: Path, variant: str) -> Path:
+    return FIXTURES / variant.split(":", 1)[1] if variant.startswith("fixture:") else tmp / f"{variant}.keras"
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +76,7 @@ def live(tmp_path_factory) -> tuple[Path, dict]:
     subprocess.run([sys.executable, "-c", VARIANTS_SCRIPT, str(tmp)], check=True, env=env, cwd=tmp,
                    capture_output=True, timeout=RUNNER_TIMEOUT_S)
     cases = [{"id": f"{w}|{v}", "load": f"model.load_weights({str(FIXTURES / w)!r})",
-              "check": {"against": str(tmp / f"{v}.keras")}} for w in WEIGHTS for v in VARIANTS]
+              "check": {"against": str(_against(tmp, v))}} for w in WEIGHTS for v in VARIANTS]
     proc = subprocess.run([sys.executable, str(RUNNER), "--stack", "k3"], input=json.dumps(cases), text=True,
                           capture_output=True, env={**env, "PYTHONPATH": str(ROOT)}, cwd=tmp,
                           timeout=RUNNER_TIMEOUT_S)
@@ -90,7 +95,7 @@ def test_check_verdict_equals_what_load_weights_does(weights, variant, live):
     tmp, results = live
     outcome = results[f"{weights}|{variant}"]
     result = check_reports(read_report(PathArtifact(str(FIXTURES / weights))),
-                           read_report(PathArtifact(str(tmp / f"{variant}.keras"))))
+                           read_report(PathArtifact(str(_against(tmp, variant)))))
     assert result.error is None, result.error
     if result.verdict == "fails":
         assert not outcome["ok"], f"check says it fails ({result.keras_error}), but Keras loaded it"
@@ -98,6 +103,8 @@ def test_check_verdict_equals_what_load_weights_does(weights, variant, live):
         key = _flat(result.keras_error).split(":", 1)[-1].strip() if "objects could not be loaded" in \
             result.keras_error else _flat(result.keras_error)
         assert key.split(" Expected:")[0] in outcome["error"], (result.keras_error, outcome["error"])
+        if "objects could not be loaded" in result.keras_error:  # the same number of objects, too
+            assert result.keras_error.split(" Example")[0] in outcome["error"], outcome["error"]
     else:
         assert outcome["ok"], f"check says {result.verdict}, but Keras raised {outcome['error']}"
 

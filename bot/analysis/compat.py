@@ -23,6 +23,7 @@ V3_FORMATS = ("keras-v3-weights", "keras-v3-sharded-weights", "keras-v3-archive"
 LEGACY_FORMATS = ("keras-h5-weights", "keras-h5-model")
 # Keras 2.13/2.14 wrote layers under this group; Keras 3 falls back to it when `layers/` is absent.
 K213_CONTAINER = "_layer_checkpoint_dependencies"
+MODEL_CLASSES = frozenset({"Functional", "Sequential", "Model"})
 
 
 def file_ref(report: Report) -> FileRef:
@@ -94,17 +95,20 @@ def _by_path(out: CheckReport, weights: Report, model: Report) -> None:
         saved = groups.get(path)
         if saved is not None:
             used.add(path)
-        expected = [w.name.rsplit("/", 1)[-1].split(":")[0] for w in layer.weights]
         got = saved.weights if saved else []
         if not layer.weights and not got:
             continue
         if len(got) != len(layer.weights):
-            msg = (f"Layer '{layer.name}' expected {len(layer.weights)} variables, but received {len(got)} "
-                   f"variables during loading. Expected: {expected}")
             status = "missing" if saved is None else "count-mismatch"
+            objects = _sublayers(layer) if saved is None and layer.class_name in MODEL_CLASSES else [layer]
+            for obj in objects:
+                names = [w.name.rsplit("/", 1)[-1].split(":")[0] for w in obj.weights]
+                n_got = len(got) if obj is layer else 0
+                msg = (f"Layer '{obj.name}' expected {len(obj.weights)} variables, but received {n_got} "
+                       f"variables during loading. Expected: {names}")
+                failures.append((obj, msg))
             out.layers.append(LayerCheck(layer.name, status, path if saved else None,
                                          f"no group {path} in the file" if saved is None else msg))
-            failures.append((layer, msg))
             continue
         bad = next(((w, g) for w, g in zip(layer.weights, got) if list(w.shape) != list(g.shape)), None)
         if bad:
@@ -122,9 +126,10 @@ def _by_path(out: CheckReport, weights: Report, model: Report) -> None:
                                      "no layer of the model asks for"))
     if failures:
         out.verdict = "fails"
-        first, msg = failures[0]
+        first, msg = failures[0]  # Keras reports objects in model order, as collected here
+        cls = f"{first.class_name} " if first.class_name != "unknown" else ""
         out.keras_error = (f"A total of {len(failures)} objects could not be loaded. Example error message for "
-                           f"object <{first.class_name} name={first.name}, built=True>:\n\n{msg}")
+                           f"object <{cls}name={first.name}, built=True>:\n\n{msg}")
         out.reason = f"{len(failures)} layer(s) of the model get no or mismatched weights from the file."
     elif ignored:
         out.verdict = "loads-with-skips"
@@ -190,6 +195,17 @@ def _by_name_note(out: CheckReport, saved: list[LayerInfo], target: list[LayerIn
     if out.rule == "topological" and (out.verdict == "fails" or any(l.name not in names for l in target)):
         out.notes.append(f"With load_weights(path, by_name=True) {len(same)} of {len(target)} layers would load by "
                          f"name; add skip_mismatch=True to skip mismatched shapes (Keras 3 ≥ 3.11 / tf-keras).")
+
+
+def _sublayers(model_layer: LayerInfo) -> list[LayerInfo]:
+    """The layers inside a nested model, from its weight names ('inner/in_d/kernel' → 'in_d'):
+    Keras 3 reports a missing nested group once per inner layer with weights."""
+    subs: dict[str, LayerInfo] = {}
+    for w in model_layer.weights:
+        parts = w.name.split(":")[0].split("/")
+        name = parts[-2] if len(parts) >= 2 and parts[-2] != model_layer.name else model_layer.name
+        subs.setdefault(name, LayerInfo(name, "unknown", 0)).weights.append(w)
+    return list(subs.values()) or [model_layer]
 
 
 def _shape(shape: list[int]) -> str:
