@@ -29,7 +29,7 @@ import hmac
 import json
 import posixpath
 import time
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -137,3 +137,34 @@ def _announce(request: dict[str, str], settings: "Settings", announcer: "Announc
     if result.outcome is Outcome.DEFERRED:
         return 503, {"ok": False, "error": "Slack or Redis is unavailable; retry later"}
     return 200, {"ok": True, "outcome": result.outcome.value, "ts": result.ts}
+
+
+def make_hook_wsgi_app(settings: "Settings", announcer: "Announcer") -> Callable[..., Iterable[bytes]]:
+    """A WSGI app answering `POST /hooks/checkpoint` with checkpoint_hook(); mount it beside
+    Bolt's handler (dispatch on PATH_INFO, as for /healthz).  The body is read only up to
+    MAX_BODY_BYTES, from Content-Length, so a huge upload is refused unread."""
+
+    def hook_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("REQUEST_METHOD") != "POST":
+            return _wsgi_answer(start_response, 405, {"ok": False, "error": "POST a signed JSON body"})
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return _wsgi_answer(start_response, 400, {"ok": False, "error": "bad Content-Length"})
+        if length > MAX_BODY_BYTES:
+            return _wsgi_answer(start_response, 413, {"ok": False, "error": f"body over {MAX_BODY_BYTES} bytes"})
+        body = environ["wsgi.input"].read(length) if length > 0 else b""
+        headers = {key[5:].replace("_", "-"): value for key, value in environ.items() if key.startswith("HTTP_")}
+        status, payload = checkpoint_hook(body, headers, settings, announcer)
+        return _wsgi_answer(start_response, status, payload)
+
+    return hook_app
+
+
+def _wsgi_answer(start_response: Callable[..., Any], status: int, payload: dict[str, Any]) -> list[bytes]:
+    from http import HTTPStatus
+
+    data = json.dumps(payload).encode()
+    start_response(f"{status} {HTTPStatus(status).phrase}",
+                   [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+    return [data]

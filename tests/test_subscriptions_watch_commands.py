@@ -5,7 +5,6 @@ real inspection and posts to the Slack stand-in."""
 from __future__ import annotations
 
 import shutil
-import threading
 
 import pytest
 from redis_server import redis_server  # noqa: F401  (fixture)
@@ -13,7 +12,7 @@ from watch_slack_standin import SlackStandin
 from watch_stories import BOT_TOKEN, FIXTURES, WAIT_FOR_POST_S, copy_in, names_posted
 
 from bot.config import Settings
-from bot.watch import make_announcer, watch_subscriptions
+from bot.watch import start_subscription_watcher
 from handlers.watch_commands import WATCH_SUBCOMMANDS, list_watches, unwatch_target, watch_target
 
 ALPHA, BETA = "C0ALPHA", "C0BETA"
@@ -81,11 +80,7 @@ def test_unwatch_stops_the_posts_in_that_channel_only(settings, shared):
         live = settings.model_copy(update={"slack_api_url": slack.api_url})
         watch_target(ALPHA, str(runs), live)
         watch_target(BETA, str(runs), live)
-        stop = threading.Event()
-        thread = threading.Thread(target=watch_subscriptions, daemon=True,
-                                  args=(live, make_announcer(live), stop),
-                                  kwargs={"interval_s": 0.3, "max_cycles": 2000})
-        thread.start()
+        thread, stop = start_subscription_watcher(live, interval_s=0.3)  # as `ckptbot serve` starts it
         try:
             copy_in(FIXTURES / "k3__toy__save.keras", runs / "exp" / "ckpt-1.keras")
             posts = slack.wait_for_posts(2, WAIT_FOR_POST_S)

@@ -109,3 +109,40 @@ def test_an_oversized_body_is_refused_before_it_is_parsed(setup):
     settings, announcer, slack, _ = setup
     body, headers = _signed({"reference": "x" * 20_000, "channel": CHANNEL})
     assert checkpoint_hook(body, headers, settings, announcer)[0] == 413
+
+
+def test_over_real_http_a_tampered_request_gets_401_and_a_signed_one_is_posted(setup):
+    import threading
+    import urllib.error
+    import urllib.request
+    from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+    from handlers.hooks import make_hook_wsgi_app
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    settings, announcer, slack, root = setup
+    server = make_server("127.0.0.1", 0, make_hook_wsgi_app(settings, announcer), handler_class=Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/hooks/checkpoint"
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+    def post(body: bytes, headers: dict) -> tuple[int, dict]:
+        request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+        try:
+            with opener.open(request, timeout=60) as resp:
+                return resp.status, json.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read())
+
+    try:
+        body, headers = _signed({"reference": str(root / "exp9" / "ckpt-9.keras"), "channel": CHANNEL})
+        status, answer = post(body.replace(b"ckpt-9", b"ckpt-8"), headers)
+        assert status == 401 and slack.snapshot() == []
+        status, answer = post(body, headers)
+        assert (status, answer["outcome"]) == (200, "posted") and len(slack.snapshot()) == 1
+    finally:
+        server.shutdown()
+        server.server_close()

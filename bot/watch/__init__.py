@@ -33,8 +33,8 @@ if TYPE_CHECKING:
     from bot.config import Settings
     from bot.report import Report
 
-__all__ = ["Announced", "Announcer", "Outcome", "TargetWatcher", "make_announcer", "watch_main",
-           "watch_subscriptions"]
+__all__ = ["Announced", "Announcer", "Outcome", "TargetWatcher", "make_announcer",
+           "start_subscription_watcher", "watch_main", "watch_subscriptions"]
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,22 @@ def make_announcer(settings: "Settings", *, allow_any_local: bool = False, poste
 
     return Announcer(store_for(settings.redis_url), poster or poster_for(settings),
                      make_inspector(settings, allow_any_local=allow_any_local))
+
+
+def start_subscription_watcher(settings: "Settings", *, announcer: Announcer | None = None,
+                               interval_s: float = DEFAULT_LOCAL_INTERVAL_S,
+                               s3_interval_s: float = DEFAULT_S3_INTERVAL_S) -> tuple[threading.Thread, threading.Event]:
+    """For `ckptbot serve`: scan every `/ckpt watch` target on a daemon thread; set the event to stop.
+
+    Raises PostFailed when SLACK_BOT_TOKEN is missing (the bot would not start without it anyway).
+    """
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=watch_subscriptions, name="ckptbot-subscription-watcher", daemon=True,
+        args=(settings, announcer or make_announcer(settings), stop),
+        kwargs={"interval_s": interval_s, "s3_interval_s": s3_interval_s})
+    thread.start()
+    return thread, stop
 
 
 def watch_main(args: argparse.Namespace, settings: "Settings") -> int:

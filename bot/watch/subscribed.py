@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import TYPE_CHECKING, Callable
 
 from bot.watch.announcer import Announcer
 from bot.watch.loop import ScanResult, TargetWatcher
+from bot.watch.scanner import is_s3_target
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -25,22 +27,26 @@ Observer = Callable[[dict[str, ScanResult]], None]
 
 
 def watch_subscriptions(settings: "Settings", announcer: Announcer, stop: threading.Event, *,
-                        interval_s: float, settle_s: float | None = None,
+                        interval_s: float, s3_interval_s: float | None = None, settle_s: float | None = None,
                         on_cycle: Observer | None = None, max_cycles: int | None = None) -> None:
-    """Scan all subscribed targets every interval_s until `stop` is set (or max_cycles ran)."""
+    """Scan all subscribed folders every interval_s (S3 prefixes every s3_interval_s, default the
+    same) until `stop` is set or max_cycles have run."""
     from bot import subscriptions
 
     watchers: dict[str, TargetWatcher] = {}
+    due: dict[str, float] = {}
     watches: dict[str, list[str]] = {}
     cycles = 0
     while not stop.is_set() and (max_cycles is None or cycles < max_cycles):
         cycles += 1
+        now = time.monotonic()
         try:
             watches = subscriptions.all_watches(settings)
         except subscriptions.SubscriptionsUnavailable as exc:
             log.warning("watch list unavailable, using the last one read: %s", exc)
         for gone in [t for t in watchers if t not in watches]:
             del watchers[gone]
+            due.pop(gone, None)
         results: dict[str, ScanResult] = {}
         for target, channels in watches.items():
             try:
@@ -48,10 +54,14 @@ def watch_subscriptions(settings: "Settings", announcer: Announcer, stop: thread
             except subscriptions.BadTarget as exc:
                 log.warning("skipping watched target %s: %s", target, exc)
                 continue
+            if now < due.get(target, 0.0):
+                continue
+            every = s3_interval_s if (s3_interval_s and is_s3_target(target)) else interval_s
+            due[target] = now + every
             watcher = watchers.get(target)
             if watcher is None:
                 watcher = watchers[target] = TargetWatcher(target, announcer, pattern=None,
-                                                           settle_s=settle_s or interval_s)
+                                                           settle_s=settle_s or every)
             results[target] = _scan_quietly(watcher, channels)
         if on_cycle is not None:
             on_cycle(results)
