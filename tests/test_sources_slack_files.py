@@ -99,3 +99,13 @@ def test_a_slack_link_typed_in_a_message_is_fetched_without_the_token(slack):
     report = read_report(resolve(files.url("files-pri/T1-F123/seq.keras"), _settings(files)).artifact())
     assert report.format == "not-a-model" and report.error.code == "html"  # the login page
     assert all(entry["authorization"] is None for entry in files.stats()["log"])
+
+
+def test_an_upload_is_read_in_the_isolated_parser_by_file_id(slack):
+    from bot.isolation import analyze_isolated
+
+    files, _ = slack
+    report = analyze_isolated("F0123456", _settings(files), slack_file=True)
+    assert report.error is None and report.format == "keras-v3-archive"
+    source = slack_file_source("F0123456", _settings(files))
+    assert source.kind == "slack" and source.identity().kind == "slack"

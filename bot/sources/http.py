@@ -154,7 +154,7 @@ class HttpSource:
         self._client_factory = client_factory
         self._credentials = credentials
         self._check_first = check_first
-        self._kind = kind
+        self.kind = kind  # "http", or "slack" for uploads read with the bot token
 
     def identity(self) -> Identity:
         client = self._client_factory()
@@ -162,7 +162,7 @@ class HttpSource:
             ident = http_identity(client, self.url, self._credentials, self._check_first)
         finally:
             client.close()
-        return Identity(kind=self._kind, key=ident.key, validators=ident.validators)
+        return Identity(kind=self.kind, key=ident.key, validators=ident.validators)
 
     def artifact(self) -> RemoteArtifact:
         client = self._client_factory()  # one client, one budget for the file and its siblings

@@ -98,6 +98,7 @@ def vet_local_path(path: str, roots: list[str] | None) -> str:
 class LocalSource:
     def __init__(self, reference: str, roots: list[str] | None) -> None:
         self.reference = reference
+        self.kind = "local"
         path = path_from_reference(reference)
         if not os.path.exists(path) and os.path.exists(path + CHECKPOINT_INDEX_SUFFIX):
             path += CHECKPOINT_INDEX_SUFFIX  # a TF checkpoint prefix names its index

@@ -137,6 +137,7 @@ class S3Source:
     def __init__(self, reference: str, budget_factory: Callable[[], ReadBudget],
                  client_factory: Callable[[], Any] = make_s3_client) -> None:
         self.reference = reference
+        self.kind = "s3"
         self.bucket, self.key = parse_s3_url(reference)
         self.display_name = posixpath.basename(self.key)
         self._budget_factory = budget_factory
