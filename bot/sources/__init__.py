@@ -33,12 +33,13 @@ def resolve(reference: str, settings: "Settings", *, allow_any_local: bool = Fal
     A files.slack.com link typed by a user is read without the bot token: only
     `slack_file_source()`, fed from a signed event, may use it.
     """
+    from bot.sources.limits import ReadBudget
+
     ref = reference.strip()
     match = _SCHEME.match(ref)
     scheme = match.group(1).lower() if match else ""
     if scheme in ("http", "https"):
         from bot.sources.http import HttpSource
-        from bot.sources.limits import ReadBudget
         from bot.sources.ssrf import vet_url
         from bot.sources.transport import PinnedClient
 
@@ -46,7 +47,6 @@ def resolve(reference: str, settings: "Settings", *, allow_any_local: bool = Fal
         return HttpSource(ref, vetted, lambda: PinnedClient(ReadBudget.from_settings(settings),
                                                             settings.allowed_hosts))
     if scheme == "s3":
-        from bot.sources.limits import ReadBudget
         from bot.sources.s3 import S3Source
 
         return S3Source(ref, lambda: ReadBudget.from_settings(settings))
