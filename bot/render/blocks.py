@@ -1,0 +1,270 @@
+"""Reports as Slack Block Kit messages: verdict first, then what a person scans for.
+
+Every function returns `(fallback_text, blocks)` (or blocks alone for unfurls), inside the
+limits of `block_limits`: long content is cut with "…" and a pointer to the rest, never
+rejected by Slack.  Text that comes from a file or a user (names, messages, snippets) is
+escaped for mrkdwn, so a layer called `<!channel>` cannot ping a channel.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.messages import human_bytes, human_int
+from bot.render import verdict as v
+from bot.render.block_limits import (MAX_BUTTON_TEXT, MAX_FALLBACK_TEXT, MAX_FIELD_TEXT, MAX_HEADER_TEXT,
+                                     MAX_SECTION_TEXT, clip, limit_violations)
+from bot.report import Report
+
+Blocks = list[dict[str, Any]]
+SHOW_LAYERS_ACTION = "ckpt_show_layers"  # action_id of the "Show all layers" button (handlers/actions.py)
+# Layers listed per table message, and messages per table: 4 sections of ≤ 2,900 characters stay
+# under MAX_MESSAGE_TEXT; 5 messages (~600 layers) is as much as a thread should take.
+TABLE_SECTIONS_PER_MESSAGE = 3
+MAX_TABLE_MESSAGES = 5
+LAYER_NAME_WIDTH = 40  # names longer than this are cut in the table (Keras names are usually < 30)
+MAX_WARNINGS_LISTED = 8
+MAX_IO_LISTED = 4
+CODE_FENCE = "```"
+
+
+def escape(text: object) -> str:
+    """mrkdwn-safe text: Slack reads `&`, `<`, `>` as markup (formatting reference)."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _code(text: str, limit: int = MAX_SECTION_TEXT) -> str:
+    body = escape(text.rstrip()).replace(CODE_FENCE, "`\u200b``")
+    room = limit - 2 * len(CODE_FENCE) - 2
+    return f"{CODE_FENCE}\n{clip(body, room)}\n{CODE_FENCE}"
+
+
+def section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, MAX_SECTION_TEXT)}}
+
+
+def context(*texts: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(t, MAX_FIELD_TEXT)}
+                                             for t in texts if t][:10]}
+
+
+def _fields(pairs: list[tuple[str, str | None]]) -> list[dict[str, Any]]:
+    """Label/value pairs as section fields (two columns, ≤ 10 per section)."""
+    out = [{"type": "mrkdwn", "text": clip(f"*{label}*\n{value}", MAX_FIELD_TEXT)}
+           for label, value in pairs if value]
+    return [{"type": "section", "fields": out[i:i + 10]} for i in range(0, len(out), 10)]
+
+
+def _fallback(*lines: str | None) -> str:
+    return clip("\n".join(line for line in lines if line), MAX_FALLBACK_TEXT)
+
+
+def _guarded(text: str, blocks: Blocks) -> tuple[str, Blocks]:
+    """Last line of defence: a message that would still break a limit loses its tail blocks."""
+    while blocks and limit_violations(text, blocks):
+        blocks = blocks[:-1]
+    return text, blocks
+
+
+def _io_line(entries: list[dict[str, Any]]) -> str | None:
+    if not entries:
+        return None
+    shown = [f"`{escape(e.get('name'))}` {tuple(e['shape']) if e.get('shape') is not None else ''}".strip()
+             for e in entries[:MAX_IO_LISTED]]
+    more = f" +{len(entries) - MAX_IO_LISTED} more" if len(entries) > MAX_IO_LISTED else ""
+    return ", ".join(shown) + more
+
+
+def _source_line(report: Report) -> str:
+    bits = [f"*{escape(clip(report.source.name, 200))}*"]
+    if report.format_detail:
+        bits.append(escape(report.format_detail))
+    if report.model:
+        bits.append(f"{escape(report.model.class_name)} “{escape(clip(report.model.name, 100))}”")
+    return " · ".join(bits)
+
+
+def _warnings_section(report: Report) -> dict[str, Any] | None:
+    if not report.warnings:
+        return None
+    lines = [f"• *{escape(w.code)}*: {escape(clip(w.message, 600))}" for w in report.warnings[:MAX_WARNINGS_LISTED]]
+    if len(report.warnings) > MAX_WARNINGS_LISTED:
+        lines.append(f"…and {len(report.warnings) - MAX_WARNINGS_LISTED} more (`ckptbot inspect --json`)")
+    return section(":warning: *Warnings*\n" + "\n".join(lines))
+
+
+def _reload_blocks(report: Report) -> Blocks:
+    if not (report.reload.python or report.reload.summary):
+        return []
+    out = [section(f"*How to load it* — {escape(clip(report.reload.summary, 1500))}")]
+    if report.reload.python:
+        out.append(section(_code(report.reload.python)))
+    return out
+
+
+def report_blocks(report: Report, *, requested_by: str | None = None,
+                  layers_button_value: str | None = None) -> tuple[str, Blocks]:
+    """The answer card: verdict, then parameters, size, layers, versions, training, reload, warnings.
+
+    `layers_button_value` (what handlers/actions.py needs to find the report again) adds a
+    "Show all N layers" button; `requested_by` is a Slack user id credited in the footer.
+    """
+    if report.error is not None:
+        return error_blocks(report)
+    verdict = v.verdict(report)
+    blocks: Blocks = [section(f":white_check_mark: *{escape(verdict)}*"), context(_source_line(report))]
+    model = report.model
+    blocks += _fields([
+        ("Parameters", v.params_line(report)),
+        ("Size", v.size_line(report)),
+        ("Layers", escape(v.layer_types_line(report) or "") or None),
+        ("Written by", escape(v.writer(report) or "") or None),
+        ("Training", escape(v.optimizer_line(report) or "") or None),
+        ("Optimizer state", _optimizer_state(report)),
+        ("Inputs", _io_line(model.inputs) if model else None),
+        ("Outputs", _io_line(model.outputs) if model else None),
+    ])
+    blocks += _reload_blocks(report)
+    warnings = _warnings_section(report)
+    if warnings:
+        blocks.append(warnings)
+    if layers_button_value and report.layers:
+        blocks.append({"type": "actions", "elements": [{
+            "type": "button", "action_id": SHOW_LAYERS_ACTION, "value": layers_button_value,
+            "text": {"type": "plain_text", "text": clip(f"Show all {len(report.layers)} layers", MAX_BUTTON_TEXT)}}]})
+    if requested_by:
+        blocks.append(context(f"Asked by <@{escape(requested_by)}> · ckptbot reads the file's bytes, "
+                              "it never loads or runs it"))
+    return _guarded(_fallback(f"{report.source.name}: {verdict}", v.params_line(report)), blocks)
+
+
+def _optimizer_state(report: Report) -> str | None:
+    opt = report.optimizer
+    if opt is None or not report.contents.optimizer_state:
+        return None
+    steps = f", {human_int(opt.iterations)} steps" if opt.iterations is not None else ""
+    return f"{escape(opt.class_name or 'optimizer')}: {human_bytes(opt.state_bytes)}{steps}"
+
+
+def unfurl_blocks(report: Report) -> Blocks:
+    """The compact card under a pasted link: verdict and one line of figures."""
+    if report.error is not None:
+        return [context(f":x: {escape(clip(report.error.message, 500))}")]
+    figures = " · ".join(x for x in (v.params_line(report), human_bytes(report.source.size_bytes)
+                                     if report.source.size_bytes is not None else None,
+                                     escape(v.layer_types_line(report, limit=4) or "")) if x)
+    _, blocks = _guarded("unfurl", [section(f"*{escape(v.verdict(report))}*"),
+                                    context(figures or escape(report.source.name))])
+    return blocks
+
+
+def error_blocks(report: Report) -> tuple[str, Blocks]:
+    """Why this is not an answer, and what to do next (the sentence from bot.messages)."""
+    assert report.error is not None
+    name = escape(clip(report.source.name, 200))
+    message = escape(clip(report.error.message, 1500))
+    blocks = [section(f":x: *{name}*: {message}"), context(f"code `{escape(report.error.code)}`")]
+    return _fallback(f"{report.source.name}: {report.error.message}"), blocks
+
+
+def layer_table_messages(report: Report) -> list[tuple[str, Blocks]]:
+    """Every layer (name, type, parameters), as a few messages of code blocks for a thread."""
+    rows = [_layer_row(layer.name, layer.class_name, layer.params, layer.trainable)
+            for layer in report.layers]
+    header = _layer_row("Layer", "Type", None, None)
+    chunks: list[str] = []
+    current: list[str] = [header]
+    for row in rows:
+        if sum(len(r) + 1 for r in current) + len(row) + 20 > MAX_SECTION_TEXT - 100:
+            chunks.append("\n".join(current))
+            current = [header]
+        current.append(row)
+    chunks.append("\n".join(current))
+    per_message = TABLE_SECTIONS_PER_MESSAGE
+    groups = [chunks[i:i + per_message] for i in range(0, len(chunks), per_message)]
+    shown = groups[:MAX_TABLE_MESSAGES]
+    out: list[tuple[str, Blocks]] = []
+    for n, group in enumerate(shown, 1):
+        title = f"*{escape(clip(report.source.name, 200))}*: {len(report.layers)} layers"
+        if len(shown) > 1:
+            title += f" (part {n} of {len(shown)})"
+        blocks = [section(title)] + [section(_code(c)) for c in group]
+        out.append(_guarded(_fallback(f"{report.source.name}: layer table, part {n} of {len(shown)}"), blocks))
+    listed = sum(c.count("\n") for g in shown for c in g)
+    if listed < len(rows):
+        out[-1][1].append(context(f"…and {len(rows) - listed} more layers: run "
+                                  "`ckptbot inspect --all-layers` for the full table"))
+    return out
+
+
+def _layer_row(name: str, class_name: str, params: int | None, trainable: bool | None) -> str:
+    name = clip(name, LAYER_NAME_WIDTH)
+    count = "Params" if params is None else human_int(params)
+    frozen = " (frozen)" if trainable is False and params else ""
+    return f"{name:<{LAYER_NAME_WIDTH}} {clip(class_name, 24):<24} {count:>12}{frozen}"
+
+
+MAX_LISTED_LINES = 15  # changes, notes or layer problems listed in a diff/check answer
+
+
+def _bullets(items: list[str], more_hint: str) -> str:
+    lines = [f"• {escape(clip(str(x), 300))}" for x in items[:MAX_LISTED_LINES]]
+    if len(items) > MAX_LISTED_LINES:
+        lines.append(f"…and {len(items) - MAX_LISTED_LINES} more ({more_hint})")
+    return "\n".join(lines)
+
+
+def result_blocks(title: str, result: Any) -> tuple[str, Blocks]:
+    """`diff` and `check` answers (bot.diffcheck_report): headline, then the lines that matter."""
+    data = result.to_dict() if hasattr(result, "to_dict") else dict(result)
+    error = data.get("error")
+    if error:
+        message = error.get("message") if isinstance(error, dict) else str(error)
+        return _fallback(f"{title}: {message}"), [section(f":x: *{escape(title)}*: {escape(clip(message, 1500))}")]
+    if "verdict" in data:
+        return _check_blocks(title, data)
+    changes = [str(c) for c in data.get("changes") or []]
+    headline = ("same architecture" if data.get("same_architecture") else "different architecture"
+                ) if data.get("same_architecture") is not None else "compared"
+    blocks: Blocks = [section(f":mag: *{escape(title)}*: {headline}")]
+    blocks.append(section(_bullets(changes, "`ckptbot diff --json`") if changes else "No differences found."))
+    return _guarded(_fallback(f"{title}: {headline}", *changes[:3]), blocks)
+
+
+_VERDICT_ICONS = {"loads": ":white_check_mark:", "loads-with-skips": ":warning:", "fails": ":x:"}
+
+
+def _check_blocks(title: str, data: dict[str, Any]) -> tuple[str, Blocks]:
+    verdict = str(data.get("verdict"))
+    icon = _VERDICT_ICONS.get(verdict, ":grey_question:")
+    blocks: Blocks = [section(f"{icon} *{escape(title)}*: {escape(verdict)} — {escape(clip(data.get('reason', ''), 1500))}")]
+    if data.get("call"):
+        blocks.append(context(f"{escape(data.get('keras', ''))} · `{escape(clip(data['call'], 300))}`"))
+    if data.get("keras_error"):
+        blocks.append(section("Keras would say:\n" + _code(data["keras_error"], 1500)))
+    problems = [f"{l['layer']}: {l['status']}" + (f" ({l['detail']})" if l.get("detail") else "")
+                for l in data.get("layers") or [] if l.get("status") != "loads"]
+    if problems:
+        blocks.append(section(_bullets(problems, "`ckptbot check --json`")))
+    if data.get("notes"):
+        blocks.append(section(_bullets([str(n) for n in data["notes"]], "`ckptbot check --json`")))
+    return _guarded(_fallback(f"{title}: {verdict}", data.get("reason")), blocks)
+
+
+def help_blocks(usage: list[tuple[str, str]]) -> tuple[str, Blocks]:
+    """`/ckpt help`: one line per subcommand, from the dispatcher table (handlers/commands.py)."""
+    lines = "\n".join(f"• `{escape(form)}` — {escape(what)}" for form, what in usage)
+    text = ("*ckptbot* tells what is inside a Keras/TensorFlow model file and how to load it, "
+            "from the file's bytes alone (it never loads or runs the file).\n" + lines +
+            "\nYou can also mention me with a link, paste a link to a model, or upload a model file.")
+    return _fallback("ckptbot: " + "; ".join(form for form, _ in usage)), [section(text)]
+
+
+def notice_blocks(text: str) -> tuple[str, Blocks]:
+    """A one-sentence message (usage hints, "busy", progress) as text and one section."""
+    return _fallback(text), [section(escape(text))]
+
+
+def progress_text(name: str, step: str) -> str:
+    return clip(f":hourglass_flowing_sand: {name}: {step}", MAX_HEADER_TEXT * 4)
+
