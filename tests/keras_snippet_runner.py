@@ -5,7 +5,8 @@
 A case is `{"id", "load", "build": fixture model name, {"dense_kernels": [[in, out], …]} or null, "arrays_out": path or null,
 "checkpoint": prefix or null}`.  The fixture model is rebuilt in this Keras (as a user runs
 their own model code) when `build` is set; `Scale` and `Shift` are bound (as a user's import
-would), then `load` is executed verbatim.  The loaded object's weights are saved to
+would), `make_optimizer()` returns the optimizer it was trained with, then `load` is executed
+verbatim.  The loaded object's weights are saved to
 `arrays_out` (npz, raw bytes + shapes) for the test to compare with the file.  `checkpoint`
 asks for the saved values of a TF bundle read by TensorFlow itself (the writer's stack).
 Cases of a `loadweights` kind (`"check": {"weights", "against"}`) load a model file with
@@ -105,7 +106,9 @@ def run_case(K, case: dict) -> dict:
                     ns["model"] = K.Sequential([K.Input((kernels[0][0],)),
                                                 *[K.layers.Dense(k[1]) for k in kernels]])
                 elif build:
-                    ns["model"] = MODELS[build].build(K)
+                    spec = MODELS[build]
+                    ns["model"] = spec.build(K)
+                    ns["make_optimizer"] = lambda: (spec.compile_args(K) or {}).get("optimizer")
                 exec(compile(case["load"], "<snippet>", "exec"), ns)
             model = ns["model"]
             out.update(ok=True, error=None)

@@ -15,37 +15,15 @@ from __future__ import annotations
 import re
 
 from bot.analysis import advice_snippets as s
+from bot.analysis.advice_errors import (
+    E_BF16, E_K1_CONFIG, E_K3_BARE_SEQUENTIAL, E_K3_K213_ARCHIVE, E_K3_MIXED_K2, E_K3_NESTED_K2, E_K3_NOT_SUPPORTED,
+    E_K3_RNN_K2, E_K3_TFK_ARCHIVE, E_NO_VARS, E_NOT_ZIP, E_TFK_K3_ARCHIVE, E_TFK_K3_CONFIG, E_TFK_NOT_SAVEDMODEL,
+    E_TFK_SHARDED, K2_RNN_CLASSES, K3_H5_FAILING_LOSS_ALIASES, MODEL_CLASSES, SEQUENTIAL_DICT_CONFIG_SINCE,
+)
 from bot.report import Reload, ReloadOption, Report
 
 K3, TFK, TF = "Keras 3", "tf-keras (Keras 2)", "TensorFlow"
 TF213 = "TensorFlow 2.13/2.14 (tf.keras)"
-
-# Keras 3 compiles a legacy .h5 by deserializing the loss through keras.metrics, where these
-# short aliases are plain functions: "Could not deserialize 'keras.metrics.mse' because it is
-# not a KerasSaveable subclass" (observed with 3.15.1; "mean_squared_error" etc. load).
-K3_H5_FAILING_LOSS_ALIASES = frozenset({"mse", "mae", "mape", "msle", "kld", "MSE", "MAE", "MAPE", "MSLE", "KLD"})
-# Keras 2 recurrent layers store `time_major`, which Keras 3 rejects.
-K2_RNN_CLASSES = frozenset({"LSTM", "GRU", "SimpleRNN", "RNN", "Bidirectional", "ConvLSTM2D", "ConvLSTM1D"})
-MODEL_CLASSES = frozenset({"Functional", "Sequential", "Model"})
-# Standalone Keras before 2.2.3 stored a Sequential config as a bare list of layers.
-SEQUENTIAL_DICT_CONFIG_SINCE = (2, 2, 3)
-
-# Error texts, verbatim parts of what each Keras raises (tests match them).
-E_K3_NOT_SUPPORTED = "File format not supported: filepath="
-E_TFK_K3_CONFIG = "Error when deserializing class 'InputLayer' using config={'batch_shape'"
-E_TFK_K3_ARCHIVE = "because its parent module tf_keras.src"
-E_K3_TFK_ARCHIVE = "Could not locate class 'Functional'"
-E_K3_K213_ARCHIVE = "because its parent module keras."
-E_NO_VARS = "variables, but received 0 variables during loading"
-E_K3_NESTED_K2 = "Invalid Functional model configuration"
-E_K3_RNN_K2 = "Unrecognized keyword arguments passed to"
-E_K3_MIXED_K2 = "'str' object has no attribute 'quantization_mode'"
-E_K3_BARE_SEQUENTIAL = "pop expected at most 1 argument, got 2"
-E_K1_CONFIG = "Error when deserializing class"
-E_BF16 = "No cast function available."
-E_NOT_ZIP = "File is not a zip file"
-E_TFK_SHARDED = "file signature not found"
-E_TFK_NOT_SAVEDMODEL = "SavedModel file does not exist at"
 
 
 def add_reload(report: Report) -> None:
@@ -323,8 +301,8 @@ def _v3_weights(report: Report) -> list[ReloadOption]:
         return opts if not gap else [rescue, *[o for o in opts if o is not rescue]]
     suffix_ok = p.endswith(".weights.json" if sharded else ".weights.h5")
     caveats = [] if suffix_ok else ["Keras 3 requires the name to end in .weights.h5: rename the file first"]
-    opt_cav = ["the optimizer state is restored only into a model compiled with the same optimizer before "
-               "load_weights"] if report.contents.optimizer_state else []
+    opt_cav = ["the file's optimizer state is not restored by this call (see the resume-training option)"
+               ] if report.contents.optimizer_state else []
     k3 = _build_then(K3, "keras3", "keras", report, load, purpose, caveats + opt_cav, works=suffix_ok,
                      error=None if suffix_ok else "No model config found" if p.endswith((".h5", ".hdf5"))
                      else E_K3_NOT_SUPPORTED)
@@ -338,7 +316,27 @@ def _v3_weights(report: Report) -> list[ReloadOption]:
                           works=False, error=E_BF16)
     else:
         tfk = _build_then(TFK, "tf_keras", "tf_keras", report, load, purpose, opt_cav)
-    return [k3, tfk]
+    opts = [k3, tfk]
+    if report.contents.optimizer_state and suffix_ok:
+        keras, loader, module = (TFK, "tf_keras", "tf_keras") if _writer(report) == "k2" else (K3, "keras3", "keras")
+        if not (loader == "tf_keras" and sharded):
+            opts.append(_resume_from_weights(report, keras, loader, module))
+    return opts
+
+
+def _resume_from_weights(report: Report, keras: str, loader: str, module: str) -> ReloadOption:
+    """Optimizer state loads only into an optimizer that already has its variables (observed in
+    Keras 3.15 and tf-keras 2.21; compiling alone leaves iterations at 0), and only from a file
+    written by the same Keras."""
+    load = s.resume_from_weights(report.source.uri)
+    option = _build_then(keras, loader, module, report, load,
+                         "weights and optimizer state into the same architecture, ready to resume training",
+                         [f"`make_optimizer()` must return the optimizer class you trained with (the file has "
+                          f"{report.optimizer.variables if report.optimizer else '?'} optimizer variables); "
+                          "its learning rate and step count come from the file",
+                          "only a file written by the same Keras (Keras 3 vs tf-keras) restores the optimizer"])
+    option.restores_optimizer = True
+    return option
 
 
 def _counter_gap(report: Report) -> bool:

@@ -69,7 +69,9 @@ def load_model_call(func: str, path: str, kwargs: list[str]) -> str:
 def layout_comment(report: Report) -> str:
     """The layer structure `build_model()` must produce, as comment lines."""
     rows = []
-    for layer in report.layers:
+    by_path = any(l.path for l in report.layers)
+    layers = sorted(report.layers, key=lambda l: _path_order(l.path or "")) if by_path else report.layers
+    for layer in layers:
         if not layer.weights:
             continue
         shapes = ", ".join(f"{w.name.rsplit('/', 1)[-1]} {tuple(w.shape)}" for w in layer.weights[:6])
@@ -78,8 +80,15 @@ def layout_comment(report: Report) -> str:
         rows.append(f"#   {layer.name:<20} {layer.class_name:<18} {shapes}{more}{where}")
     if len(rows) > MAX_LAYOUT_ROWS:
         rows = rows[:MAX_LAYOUT_ROWS] + [f"#   … {len(rows) - MAX_LAYOUT_ROWS} more layers with weights"]
-    head = "# Build the same architecture first; the file expects these layers with weights, in order:"
+    head = ("# Build the same architecture first. Keras matches each layer to the group in brackets: its class\n"
+            "# name, numbered per class in model order (dense, dense_1, ...). The file holds:" if by_path else
+            "# Build the same architecture first; the file expects these layers with weights, in order:")
     return "\n".join([head, *rows]) if rows else "# Build the same architecture first."
+
+
+def _path_order(path: str) -> tuple[str, int]:
+    base, _, n = path.rpartition("_")
+    return (base, int(n)) if n.isdigit() else (path, -1)
 
 
 def build_line(module: str) -> str:
@@ -143,3 +152,9 @@ def rescue_legacy_h5(path: str) -> str:
         "    for layer, arrays in zip(targets, saved):\n"
         "        layer.set_weights(arrays)\n"
     )
+
+
+def resume_from_weights(path: str) -> str:
+    return ("model.compile(optimizer=make_optimizer())  # your code: the optimizer you trained with\n"
+            "model.optimizer.build(model.trainable_variables)  # its variables must exist before load_weights\n"
+            f"model.load_weights({q(path)})")
