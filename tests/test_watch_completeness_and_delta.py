@@ -109,3 +109,13 @@ def test_a_refused_post_gives_the_lease_back_and_the_next_try_posts_once(tmp_pat
         assert working.announce(**args).outcome is Outcome.POSTED
         assert working.announce(**args).outcome is Outcome.ALREADY
         assert len(slack.snapshot()) == 1
+
+
+def test_the_loop_is_told_when_the_next_file_will_have_settled():
+    s = Stability(settle_s=2.0)
+    assert s.next_due(now=0.0) is None
+    s.ready([_obs(10)], now=0.0)
+    assert s.next_due(now=0.5) == 1.5
+    assert s.next_due(now=3.0) == 0.0
+    s.finished(_obs(10))
+    assert s.next_due(now=3.0) is None

@@ -42,6 +42,11 @@ log = logging.getLogger(__name__)
 # cost money and an upload is not visible before it is complete, so 30 s.
 DEFAULT_LOCAL_INTERVAL_S = 5.0
 DEFAULT_S3_INTERVAL_S = 30.0
+# After an inotify wake-up: writers emit one event per write() call; waiting this long turns
+# a burst into one scan.
+EVENT_DEBOUNCE_S = 0.05
+# The shortest pause between scans, so a file that just settled is not scanned in a busy loop.
+MIN_WAIT_S = 0.02
 # Below this the settle time would not outlast a writer's pause between two buffered writes.
 MIN_SETTLE_S = 0.2
 
@@ -126,6 +131,12 @@ def _scan_once(watcher: TargetWatcher, channels: list[str], settle: float) -> No
     _report(watcher.scan(channels))
 
 
+def _next_wait(watcher: TargetWatcher, interval: float) -> float:
+    """Until the next poll, or sooner when a file seen earlier will have settled by then."""
+    due = watcher.stability.next_due(time.monotonic())
+    return interval if due is None else max(MIN_WAIT_S, min(interval, due + MIN_WAIT_S))
+
+
 def _watch_forever(watcher: TargetWatcher, channels: list[str], interval: float, folder: str | None) -> None:
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -138,11 +149,12 @@ def _watch_forever(watcher: TargetWatcher, channels: list[str], interval: float,
                 _report(watcher.scan(channels))
             except Exception:  # noqa: BLE001 - a listing error (folder unmounted, S3 down) is retried
                 log.exception("scanning %s failed; retrying", watcher.target)
+            wait = _next_wait(watcher, interval)
             if waker:
-                waker.wait(interval)
-                time.sleep(min(interval, watcher.stability.settle_s) / 4)  # let a burst of writes finish
+                waker.wait(wait)
+                time.sleep(EVENT_DEBOUNCE_S)  # one scan per burst of writes, not one per write
             else:
-                stop.wait(interval)
+                stop.wait(wait)
     except KeyboardInterrupt:
         pass
     finally:

@@ -70,5 +70,10 @@ class Stability:
         seen.retry_at = now + self.settle_s * 2 ** (seen.attempts - 1)
         return True
 
+    def next_due(self, now: float) -> float | None:
+        """Seconds until the earliest unfinished file may be ready (0 if one is), None if none waits."""
+        waits = [max(s.first_seen + self.settle_s, s.retry_at) - now for s in self._files.values() if not s.finished]
+        return max(0.0, min(waits)) if waits else None
+
     def pending(self) -> int:
         return sum(1 for s in self._files.values() if not s.finished)
