@@ -87,7 +87,8 @@ def _source_line(report: Report) -> str:
 def _warnings_section(report: Report) -> dict[str, Any] | None:
     if not report.warnings:
         return None
-    lines = [f"• *{escape(w.code)}*: {escape(clip(w.message, 600))}" for w in report.warnings[:MAX_WARNINGS_LISTED]]
+    each = (MAX_SECTION_TEXT - 200) // MAX_WARNINGS_LISTED  # all listed, and room for the "more" line
+    lines = [clip(f"• *{escape(w.code)}*: {escape(w.message)}", each) for w in report.warnings[:MAX_WARNINGS_LISTED]]
     if len(report.warnings) > MAX_WARNINGS_LISTED:
         lines.append(f"…and {len(report.warnings) - MAX_WARNINGS_LISTED} more (`ckptbot inspect --json`)")
     return section(":warning: *Warnings*\n" + "\n".join(lines))
