@@ -74,7 +74,7 @@ def layout_comment(report: Report) -> str:
     for layer in layers:
         if not layer.weights:
             continue
-        shapes = ", ".join(f"{w.name.rsplit('/', 1)[-1]} {tuple(w.shape)}" for w in layer.weights[:6])
+        shapes = ", ".join(f"{w.name.rsplit('/', 1)[-1].split(':')[0]} {tuple(w.shape)}" for w in layer.weights[:6])
         more = f", +{len(layer.weights) - 6} more" if len(layer.weights) > 6 else ""
         where = f" [{layer.path}]" if layer.path else ""
         rows.append(f"#   {layer.name:<20} {layer.class_name:<18} {shapes}{more}{where}")
