@@ -18,7 +18,7 @@ from bot.analysis import advice_snippets as s
 from bot.analysis.advice_errors import (
     E_BF16, E_K1_CONFIG, E_K3_BARE_SEQUENTIAL, E_K3_K213_ARCHIVE, E_K3_MIXED_K2, E_K3_NESTED_K2, E_K3_NOT_SUPPORTED,
     E_K3_RNN_K2, E_K3_TFK_ARCHIVE, E_NO_VARS, E_NOT_ZIP, E_TFK_K3_ARCHIVE, E_TFK_K3_CONFIG, E_TFK_NOT_SAVEDMODEL,
-    E_TFK_SHARDED, K2_RNN_CLASSES, K3_H5_FAILING_LOSS_ALIASES, MODEL_CLASSES, SEQUENTIAL_DICT_CONFIG_SINCE,
+    E_TFK_SHARDED, K2_RNN_CLASSES, counter_gap, K3_H5_FAILING_LOSS_ALIASES, MODEL_CLASSES, SEQUENTIAL_DICT_CONFIG_SINCE,
 )
 from bot.report import Reload, ReloadOption, Report
 
@@ -292,7 +292,7 @@ def _v3_weights(report: Report) -> list[ReloadOption]:
     purpose = "weights into the same architecture, matched by path (extra groups in the file are ignored)"
     sharded = report.format == "keras-v3-sharded-weights"
     if _writer(report) == "k213":
-        gap = _counter_gap(report)
+        gap = counter_gap(report.layers)
         rescue = _build_then(K3, "keras3", "keras", report, s.rescue_2_13(p, archive=False),
                              "rebuild the model, then read the weights with h5py and set them layer by layer")
         opts = [rescue, _build_then(TFK, "tf_keras", "tf_keras", report, load, purpose, works=False, error=E_NO_VARS)]
@@ -337,17 +337,6 @@ def _resume_from_weights(report: Report, keras: str, loader: str, module: str) -
                           "only a file written by the same Keras (Keras 3 vs tf-keras) restores the optimizer"])
     option.restores_optimizer = True
     return option
-
-
-def _counter_gap(report: Report) -> bool:
-    """Keras 2.13 named the second Dense `dense_2`: Keras 3 then looks for `dense_1` and finds nothing."""
-    seen: dict[str, list[int]] = {}
-    for layer in report.layers:
-        key = (layer.path or layer.name).rsplit("/", 1)[-1]
-        base, _, n = key.rpartition("_")
-        base, n = (base, int(n)) if n.isdigit() else (key, 0)
-        seen.setdefault(base, []).append(n)
-    return any(sorted(v) != list(range(len(v))) for v in seen.values())
 
 
 def _savedmodel(report: Report) -> list[ReloadOption]:

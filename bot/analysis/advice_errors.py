@@ -7,6 +7,8 @@ executes every failure the advisor states and matches these texts.
 
 from __future__ import annotations
 
+from bot.report import LayerInfo
+
 # Keras 3 compiles a legacy .h5 by deserializing the loss through keras.metrics, where these
 # short aliases are plain functions: "Could not deserialize 'keras.metrics.mse' because it is
 # not a KerasSaveable subclass" (observed with 3.15.1; "mean_squared_error" etc. load).
@@ -33,3 +35,14 @@ E_BF16 = "No cast function available."
 E_NOT_ZIP = "File is not a zip file"
 E_TFK_SHARDED = "file signature not found"
 E_TFK_NOT_SAVEDMODEL = "SavedModel file does not exist at"
+
+
+def counter_gap(layers: list[LayerInfo]) -> bool:
+    """Keras 2.13 named the second Dense `dense_2`: Keras 3 then looks for `dense_1` and finds nothing."""
+    seen: dict[str, list[int]] = {}
+    for layer in layers:
+        key = (layer.path or layer.name).rsplit("/", 1)[-1]
+        base, _, n = key.rpartition("_")
+        base, n = (base, int(n)) if n.isdigit() else (key, 0)
+        seen.setdefault(base, []).append(n)
+    return any(sorted(v) != list(range(len(v))) for v in seen.values())

@@ -139,8 +139,9 @@ def _by_path(out: CheckReport, weights: Report, model: Report) -> None:
         out.verdict = "loads"
         out.reason = "Every layer with weights finds its group, with the same counts and shapes."
     if weights.contents.optimizer_state:
-        out.notes.append("The file also holds optimizer state: it is restored only into a model compiled with the "
-                         "same optimizer before load_weights.")
+        out.notes.append("The file also holds optimizer state: load_weights restores it only when the model is "
+                         "compiled with the same optimizer class and `model.optimizer.build(model.trainable_variables)` "
+                         "ran first, and only from a file written by the same Keras (Keras 3 vs tf-keras).")
     if not weights.source.uri.endswith((".weights.h5", ".weights.json", ".keras")):
         out.notes.append("Keras 3 requires the name to end in .weights.h5 (or .keras): rename it first, or "
                          "load_weights treats it as a legacy .h5 and fails with `Layer count mismatch … found 0 "
