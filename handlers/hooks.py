@@ -9,7 +9,8 @@ Request (the body is JSON; sign the exact bytes you send):
 
 `reference` is a path, URL or S3 key, read as a user's link would be (CKPTBOT_LOCAL_ROOTS,
 the SSRF guard); `channel` is where to post; `run` (optional) groups the announcement into a
-run's thread and delta chain (default: the reference's folder).
+run's thread and delta chain (default: the reference's folder, as a folder watcher groups it;
+a file announced here and seen by a watcher of its folder is posted once, not twice).
 
 The signature covers the timestamp, so a captured request cannot be re-dated; a timestamp more
 than 5 minutes from now is refused (as Slack does, security.md §5.1).  A replay inside that
@@ -120,15 +121,16 @@ def _announce(request: dict[str, str], settings: "Settings", announcer: "Announc
     from bot.sources import resolve
     from bot.sources.base import SourceError
     from bot.watch.announcer import Outcome
+    from bot.watch.scanner import version_and_run
 
     reference = request["reference"]
     try:
         source = resolve(reference, settings)
-        version = source.identity().cache_key()
+        version, folder = version_and_run(source.identity())
     except SourceError as exc:
         return 422, {"ok": False, "error": exc.message, "code": exc.code.value}
     name = posixpath.basename(reference.rstrip("/")) or reference
-    run = request.get("run") or posixpath.dirname(reference.rstrip("/")) or reference
+    run = request.get("run") or folder
     result = announcer.announce(channel=request["channel"], version=version, uri=reference, name=name, run=run)
     if result.outcome is Outcome.NOT_A_MODEL:
         err = result.report.error if result.report else None

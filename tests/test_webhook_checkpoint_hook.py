@@ -146,3 +146,21 @@ def test_over_real_http_a_tampered_request_gets_401_and_a_signed_one_is_posted(s
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_file_announced_by_webhook_is_not_posted_again_by_a_watcher_of_its_folder(setup):
+    from bot.watch.loop import TargetWatcher
+
+    settings, announcer, slack, root = setup
+    body, headers = _signed({"reference": str(root / "exp9" / "ckpt-9.keras"), "channel": CHANNEL})
+    assert checkpoint_hook(body, headers, settings, announcer)[0] == 200
+    watcher = TargetWatcher(str(root), announcer, pattern="ckpt-*.keras", settle_s=1.0)
+    watcher.scan([CHANNEL], now=0.0)
+    assert watcher.scan([CHANNEL], now=2.0).posted == []
+    assert len(slack.snapshot()) == 1
+    shutil.copyfile(FIXTURES / "k3__seq__save.keras", root / "exp9" / "ckpt-10.keras")
+    watcher.scan([CHANNEL], now=3.0)
+    posted = watcher.scan([CHANNEL], now=5.0).posted
+    assert [obs.name for _, obs in posted] == ["ckpt-10.keras"]
+    first, second = slack.snapshot()
+    assert second["thread_ts"] == first["ts"] and "Since ckpt-9.keras" in second["text"], "same run, same thread"

@@ -86,18 +86,19 @@ class Announcer:
         self.inspect = inspect
 
     def already_announced(self, channel: str, version: str) -> bool:
-        """Cheap check before inspecting; False when unsure (the claim decides)."""
-        try:
-            value = self.store.get(_key("announced", channel, version))
-        except StoreUnavailable:
-            return False
+        """Cheap check before inspecting (raises StoreUnavailable; the claim decides races)."""
+        value = self.store.get(_key("announced", channel, version))
         return bool(value and value.startswith("posted:"))
 
     def announce(self, *, channel: str, version: str, uri: str, name: str, run: str,
                  report: Report | None = None) -> Announced:
         """Inspect (unless given a report), then post once per (channel, version)."""
-        if self.already_announced(channel, version):
-            return Announced(Outcome.ALREADY)
+        try:
+            if self.already_announced(channel, version):
+                return Announced(Outcome.ALREADY)
+        except StoreUnavailable as exc:  # no point inspecting what could not be recorded
+            log.warning("not announcing %s yet: %s", name, exc)
+            return Announced(Outcome.DEFERRED)
         report = report if report is not None else self.inspect(uri)
         if report.error is not None:
             return Announced(Outcome.NOT_A_MODEL, report=report)

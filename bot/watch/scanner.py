@@ -16,6 +16,8 @@ import stat
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
+from bot.sources.base import Identity
+
 # Names writers give files that are not finished yet (browsers, rsync, editors, TF's
 # ".tempstate" shards, hidden scratch files); such a file is renamed when complete and the
 # new name is what gets announced.
@@ -43,7 +45,24 @@ class Observation:
     @property
     def version(self) -> str:
         """Same file, same bytes: what exactly-once is keyed on (a rewrite changes size or stamp)."""
-        return f"{self.uri}|{self.size}|{self.stamp}"
+        return version_key(self.uri, self.size, self.stamp)
+
+
+def version_key(uri: str, size: int | str, stamp: str) -> str:
+    return f"{uri}|{size}|{stamp}"
+
+
+def version_and_run(identity: Identity) -> tuple[str, str]:
+    """The (version, run) a watcher would give the file a source's identity names, so a webhook
+    announcement and a folder watcher agree on what was already posted and on the thread."""
+    v = dict(identity.validators)
+    if identity.kind == "local" and "mtime_ns" in v:
+        return version_key(identity.key, v.get("size", ""), v["mtime_ns"]), os.path.dirname(identity.key)
+    if identity.kind == "s3" and "etag" in v:
+        folder = posixpath.dirname(identity.key[len("s3://"):])
+        return (version_key(identity.key, v.get("size", ""), v["etag"].strip('"')),
+                f"s3://{folder}" if "/" in identity.key[len("s3://"):] else identity.key)
+    return identity.cache_key(), posixpath.dirname(identity.key.rstrip("/")) or identity.key
 
 
 def is_temporary_name(name: str) -> bool:
