@@ -119,3 +119,17 @@ def test_the_loop_is_told_when_the_next_file_will_have_settled():
     assert s.next_due(now=3.0) == 0.0
     s.finished(_obs(10))
     assert s.next_due(now=3.0) is None
+
+
+def test_a_rate_limited_post_is_retried_after_retry_after_and_posted_once():
+    from slack_standin import SlackStandIn  # the bot's shared Slack stand-in, which can answer 429
+
+    slack = SlackStandIn(bot_token="xoxb-watch").start()
+    try:
+        slack.fail_once["chat.postMessage"] = (429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "1"})
+        ts = SlackPoster("xoxb-watch", slack.api_url).post("C1", "New checkpoint m.h5", [], None)
+        calls = slack.calls_to("chat.postMessage")
+        assert [c.status for c in calls] == [429, 200] and ts
+        assert calls[1].at - calls[0].at >= 1.0, "waited for Retry-After"
+    finally:
+        slack.stop()
