@@ -3,6 +3,7 @@ delta says, how a failed post is retried without a duplicate.  Time is passed in
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
@@ -133,3 +134,22 @@ def test_a_rate_limited_post_is_retried_after_retry_after_and_posted_once():
         assert calls[1].at - calls[0].at >= 1.0, "waited for Retry-After"
     finally:
         slack.stop()
+
+
+def test_a_file_named_to_ping_the_channel_is_announced_escaped_and_within_limits(tmp_path):
+    from bot.render.block_limits import limit_violations
+
+    hostile = "<!channel> & <@U1>.h5"
+    shutil.copyfile(FIXTURES / "k3__toy__save.h5", tmp_path / hostile)
+    inspect = lambda uri: read_report(PathArtifact(uri))  # noqa: E731
+    with SlackStandin() as slack:
+        announcer = Announcer(MemoryStore(), SlackPoster("xoxb-ok", slack.api_url), inspect)
+        result = announcer.announce(channel="C1", version="v", uri=str(tmp_path / hostile), name=hostile,
+                                    run=str(tmp_path))
+        assert result.outcome is Outcome.POSTED
+        (post,) = slack.snapshot()
+    everything = post["text"] + json.dumps(post["blocks"])
+    assert "<!channel>" not in everything and "<@U1>" not in everything
+    assert "&lt;!channel&gt; &amp; &lt;@U1&gt;.h5" in post["text"]
+    assert limit_violations(post["text"], post["blocks"]) == []
+    assert any(b["type"] == "section" and b["text"]["text"].startswith("```") for b in post["blocks"])

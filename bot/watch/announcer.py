@@ -128,7 +128,7 @@ class Announcer:
         delta: Delta | None = delta_between(Snapshot.from_json(previous), current) if previous else None
         label = run_label(run)
         text = announcement_text(name, label, report, delta)
-        ts = self.poster.post(channel, text, announcement_blocks(name, label, report, delta), thread_ts)
+        ts = self.poster.post(channel, text, announcement_blocks(name, label, report, delta, text), thread_ts)
         # Slack has the message now; from here a failure to record must not re-post it.
         try:
             self.store.put(key, f"posted:{ts}", ANNOUNCED_TTL_S)

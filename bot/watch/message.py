@@ -1,55 +1,59 @@
 """The announcement itself: fallback text and Block Kit blocks for one new checkpoint.
 
     :floppy_disk: New checkpoint `ckpt-0007.keras` in `runs/exp1`
-    Full model (model.save) · .keras archive by Keras 3.15.1 (tensorflow) · Adam state after 7 steps
-    58 parameters (58 trainable, 0 non-trainable) · 21.7 KB
+    *Full model (model.save) · .keras archive by Keras 3.15.1 (tensorflow) · Adam state after 7 steps*
+    58 parameters (58 trainable, 0 non-trainable) · 21.7 KB · Dense ×2
     Since ckpt-0003.keras: 4 steps trained · parameters unchanged (58) · size +0 B · same layers
-    ```model = keras.saving.load_model("ckpt-0007.keras")```
+    ```model = keras.saving.load_model("…/ckpt-0007.keras")```
+
+The verdict and figures are the compact card links unfurl to (bot.render.blocks.unfurl_blocks).
+File and folder names come from whoever writes into the watched folder, so everything is
+escaped for mrkdwn (a file named `<!channel>.h5` must not ping the channel), and the message
+is checked against Slack's limits, dropping tail blocks rather than being refused.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from bot.render.block_limits import MAX_FALLBACK_TEXT, MAX_SECTION_TEXT, clip, limit_violations
+from bot.render.blocks import context, escape, section, unfurl_blocks
 from bot.render.verdict import params_line, size_line, verdict
 from bot.report import Report
 from bot.watch.delta import Delta
 
-# Slack refuses a section text over 3,000 characters (slack-bolt.md, must-know 9); the snippet
-# is cut a little below that so the code fence still closes.
-MAX_SECTION_CHARS = 2900
+CODE_FENCE = "```"
+MAX_WARNINGS_SHOWN = 3  # a notice, not the full report: `/ckpt <path>` lists them all
 
 
-def _clip(text: str, limit: int = MAX_SECTION_CHARS) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def _headline(name: str, run_label: str) -> str:
+    return f"New checkpoint {name} in {run_label}"
 
 
 def announcement_text(name: str, run_label: str, report: Report, delta: Delta | None) -> str:
-    """Plain text: the notification and screen-reader fallback, and the whole message for logs."""
-    lines = [f"New checkpoint {name} in {run_label}", verdict(report)]
+    """The notification and screen-reader fallback (Slack formats it as mrkdwn too: escaped)."""
+    lines = [_headline(name, run_label), verdict(report)]
     figures = [x for x in (params_line(report), size_line(report)) if x]
     if figures:
         lines.append(" · ".join(figures))
     lines.append(delta.sentence() if delta else "First checkpoint of this run I have seen.")
-    return "\n".join(lines)
+    return clip(escape("\n".join(lines)), MAX_FALLBACK_TEXT)
 
 
-def announcement_blocks(name: str, run_label: str, report: Report, delta: Delta | None) -> list[dict[str, Any]]:
-    figures = [x for x in (params_line(report), size_line(report)) if x]
-    body = [f"*{verdict(report)}*"]
-    if figures:
-        body.append(" · ".join(figures))
-    body.append(delta.sentence() if delta else "_First checkpoint of this run I have seen._")
+def announcement_blocks(name: str, run_label: str, report: Report, delta: Delta | None,
+                        text: str) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn",
-                                     "text": _clip(f":floppy_disk: New checkpoint `{name}` in `{run_label}`")}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": _clip("\n".join(body))}},
+        section(f":floppy_disk: New checkpoint `{escape(name)}` in `{escape(run_label)}`"),
+        *unfurl_blocks(report),
+        section(escape(delta.sentence()) if delta else "_First checkpoint of this run I have seen._"),
     ]
     snippet = (report.reload.python or "").strip()
     if snippet:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn",
-                                                   "text": "```" + _clip(snippet, MAX_SECTION_CHARS - 6) + "```"}})
+        body = escape(snippet).replace(CODE_FENCE, "`\u200b``")
+        blocks.append(section(CODE_FENCE + "\n" + clip(body, MAX_SECTION_TEXT - 8) + "\n" + CODE_FENCE))
     if report.warnings:
-        warn = "\n".join(f":warning: {w.message}" for w in report.warnings[:3])
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(warn)}]})
+        shown = report.warnings[:MAX_WARNINGS_SHOWN]
+        blocks.append(context(*(f":warning: {escape(w.message)}" for w in shown)))
+    while blocks and limit_violations(text, blocks):
+        blocks = blocks[:-1]
     return blocks
