@@ -64,7 +64,10 @@ def _build_settings_class() -> type:
     from typing_extensions import Annotated
 
     class Settings(BaseSettings):
-        model_config = SettingsConfigDict(env_prefix="", case_sensitive=True, extra="ignore")
+        # populate_by_name: tests and callers may write Settings(allowed_hosts=[...]) as well as the
+        # environment names (Settings(CKPTBOT_ALLOWED_HOSTS="...")).
+        model_config = SettingsConfigDict(env_prefix="", case_sensitive=True, extra="ignore",
+                                          populate_by_name=True)
 
         # Slack
         slack_bot_token: str | None = Field(None, validation_alias="SLACK_BOT_TOKEN")

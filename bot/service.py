@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from bot.cache import Cache
     from bot.diffcheck_report import CheckReport, DiffReport
     from bot.config import Settings
+    from bot.isolation import ParserPool
     from bot.sources.base import Source
 
 log = logging.getLogger(__name__)
@@ -25,7 +26,8 @@ Progress = Callable[[str], None]
 
 
 def inspect(reference: str, settings: "Settings | None" = None, *, cache: "Cache | None" = None,
-            allow_any_local: bool = False, isolate: bool = True, progress: Progress | None = None) -> Report:
+            pool: "ParserPool | None" = None, allow_any_local: bool = False, isolate: bool = True,
+            progress: Progress | None = None) -> Report:
     """What is in the artifact at `reference`, from cache when its identity is unchanged."""
     settings = settings or _settings()
     try:
@@ -40,7 +42,7 @@ def inspect(reference: str, settings: "Settings | None" = None, *, cache: "Cache
         progress(f"Reading {source.display_name}…")
 
     def compute() -> Report:
-        return _analyze(source, reference, settings, allow_any_local, isolate)
+        return _analyze(source, reference, settings, allow_any_local, isolate, pool)
 
     if cache is None:
         return compute()
@@ -48,7 +50,7 @@ def inspect(reference: str, settings: "Settings | None" = None, *, cache: "Cache
 
 
 def inspect_source(source: "Source", settings: "Settings", *, cache: "Cache | None" = None,
-                   isolate: bool = True) -> Report:
+                   pool: "ParserPool | None" = None, isolate: bool = True) -> Report:
     """For sources that are not typed references (Slack uploads): same path from the identity on."""
     try:
         identity = source.identity()
@@ -56,7 +58,7 @@ def inspect_source(source: "Source", settings: "Settings", *, cache: "Cache | No
         return error_report(source.reference, exc.code, exc.message)
 
     def compute() -> Report:
-        return _analyze(source, source.reference, settings, False, isolate)
+        return _analyze(source, source.reference, settings, False, isolate, pool)
 
     return compute() if cache is None else cache.get_or_compute(identity, compute)
 
@@ -68,12 +70,17 @@ def _resolve(reference: str, settings: "Settings", allow_any_local: bool) -> "So
 
 
 def _analyze(source: "Source", reference: str, settings: "Settings", allow_any_local: bool,
-             isolate: bool) -> Report:
+             isolate: bool, pool: "ParserPool | None") -> Report:
+    """The bytes → Report step: in the bot's worker pool, a forked child (CLI), or in-process (tests)."""
+    slack_file = getattr(source, "kind", "") == "slack"
     try:
+        if pool is not None:
+            return pool.submit(reference, allow_any_local=allow_any_local, slack_file=slack_file)
         if isolate:
             from bot import isolation
 
-            return isolation.analyze_isolated(reference, settings, allow_any_local=allow_any_local)
+            return isolation.analyze_isolated(reference, settings, allow_any_local=allow_any_local,
+                                              slack_file=slack_file)
         from bot.analysis import read_report
 
         return read_report(source.artifact())
@@ -100,14 +107,15 @@ def _settings() -> "Settings":
 
 
 def diff(a: str, b: str, settings: "Settings | None" = None, *, cache: "Cache | None" = None,
-         allow_any_local: bool = False, isolate: bool = True, values: bool = False) -> "DiffReport":
+         pool: "ParserPool | None" = None, allow_any_local: bool = False, isolate: bool = True,
+         values: bool = False) -> "DiffReport":
     """What changed from A to B: layers, weights, parameters, steps; with `values`, how far each weight moved."""
     from bot.analysis.diff import diff_reports
     from bot.diffcheck_report import DiffReport
 
     settings = settings or _settings()
-    rep_a = inspect(a, settings, cache=cache, allow_any_local=allow_any_local, isolate=isolate)
-    rep_b = inspect(b, settings, cache=cache, allow_any_local=allow_any_local, isolate=isolate)
+    rep_a = inspect(a, settings, cache=cache, pool=pool, allow_any_local=allow_any_local, isolate=isolate)
+    rep_b = inspect(b, settings, cache=cache, pool=pool, allow_any_local=allow_any_local, isolate=isolate)
     try:
         result = diff_reports(rep_a, rep_b)
         if values and result.error is None:
@@ -132,14 +140,14 @@ def _compare_values(a: str, b: str, rep_a: Report, rep_b: Report, settings: "Set
 
 
 def check(weights: str, against: str, settings: "Settings | None" = None, *, cache: "Cache | None" = None,
-          allow_any_local: bool = False, isolate: bool = True) -> "CheckReport":
+          pool: "ParserPool | None" = None, allow_any_local: bool = False, isolate: bool = True) -> "CheckReport":
     """Will the weights at `weights` load into the architecture at `against`? Keras' rules, no TensorFlow."""
     from bot.analysis.compat import check_reports
     from bot.diffcheck_report import CheckReport
 
     settings = settings or _settings()
-    rep_w = inspect(weights, settings, cache=cache, allow_any_local=allow_any_local, isolate=isolate)
-    rep_m = inspect(against, settings, cache=cache, allow_any_local=allow_any_local, isolate=isolate)
+    rep_w = inspect(weights, settings, cache=cache, pool=pool, allow_any_local=allow_any_local, isolate=isolate)
+    rep_m = inspect(against, settings, cache=cache, pool=pool, allow_any_local=allow_any_local, isolate=isolate)
     try:
         return check_reports(rep_w, rep_m)
     except Exception:  # noqa: BLE001 - see inspect()
