@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from bot import subscriptions
+from bot.render.blocks import escape
 from bot.subscriptions import BadTarget, SubscriptionsUnavailable
 
 if TYPE_CHECKING:
@@ -19,6 +20,11 @@ if TYPE_CHECKING:
 
 _UNAVAILABLE = ("I could not reach my storage (Redis) just now, so nothing changed. "
                 "Please try again in a minute.")
+
+
+def _code(target: str) -> str:
+    """A target as people typed it, safe to echo: `<!channel>` in a path must not ping anyone."""
+    return "`" + escape(target).replace("`", "'") + "`"
 
 
 def _ephemeral(text: str) -> dict[str, Any]:
@@ -35,13 +41,14 @@ def watch_target(channel_id: str, text: str, settings: "Settings") -> dict[str, 
         target = subscriptions.normalize_target(text, settings)
         added = subscriptions.add_watch(channel_id, target, settings)
     except BadTarget as exc:
-        return _ephemeral(f":x: {exc}")
+        return _ephemeral(f":x: {escape(exc)}")
     except SubscriptionsUnavailable:
         return _ephemeral(f":x: {_UNAVAILABLE}")
     if not added:
-        return _ephemeral(f"This channel already watches `{target}`.")
-    return _in_channel(f":eyes: Watching `{target}`: new checkpoints will be announced here, one "
-                       f"thread per run. `/ckpt unwatch {target}` stops it.")
+        return _ephemeral(f"This channel already watches {_code(target)}.")
+    return _in_channel(f":eyes: Watching {_code(target)}: new checkpoints will be announced here, one "
+                       f"thread per run (invite me with `/invite @ckptbot` if I am not in this channel). "
+                       f"`/ckpt unwatch` with the same target stops it.")
 
 
 def unwatch_target(channel_id: str, text: str, settings: "Settings") -> dict[str, Any]:
@@ -55,8 +62,8 @@ def unwatch_target(channel_id: str, text: str, settings: "Settings") -> dict[str
     except SubscriptionsUnavailable:
         return _ephemeral(f":x: {_UNAVAILABLE}")
     if not removed:
-        return _ephemeral(f"This channel does not watch `{target}`. `/ckpt watches` lists what it does watch.")
-    return _in_channel(f"Stopped watching `{target}` in this channel.")
+        return _ephemeral(f"This channel does not watch {_code(target)}. `/ckpt watches` lists what it does watch.")
+    return _in_channel(f"Stopped watching {_code(target)} in this channel.")
 
 
 def list_watches(channel_id: str, text: str, settings: "Settings") -> dict[str, Any]:
@@ -69,7 +76,7 @@ def list_watches(channel_id: str, text: str, settings: "Settings") -> dict[str, 
     if not targets:
         return _ephemeral("This channel watches nothing yet. `/ckpt watch <folder or s3://bucket/prefix>` "
                           "announces new checkpoints here.")
-    lines = "\n".join(f"• `{t}`" for t in targets)
+    lines = "\n".join(f"• {_code(t)}" for t in targets)
     return _ephemeral(f"This channel watches {len(targets)} target(s):\n{lines}")
 
 

@@ -57,6 +57,12 @@ def test_targets_the_bot_may_not_watch_are_refused_privately(settings, target, w
     assert "watches nothing" in list_watches(ALPHA, "", settings)["text"]
 
 
+def test_a_target_named_to_ping_the_channel_is_echoed_escaped(settings):
+    answer = watch_target(ALPHA, "s3://team-models/<!channel>/", settings)
+    assert "<!channel>" not in answer["text"] and "&lt;!channel&gt;" in answer["text"]
+    assert "<!channel>" not in list_watches(ALPHA, "", settings)["text"]
+
+
 def test_a_file_is_not_a_watch_target(settings, shared):
     shutil.copyfile(FIXTURES / "k3__toy__save.h5", shared / "runs" / "m.h5")
     assert "is a file" in watch_target(ALPHA, str(shared / "runs" / "m.h5"), settings)["text"]

@@ -134,3 +134,16 @@ def test_checkpoints_in_two_run_folders_get_two_threads(tmp_path, slack, watcher
     by_run = {p["text"].splitlines()[0].split(" in ")[1]: p for p in posts[:2]}
     assert posts[2]["thread_ts"] == by_run["runs/b"]["ts"]
     assert "layers" in posts[2]["text"] and "parameters changed" in posts[2]["text"]
+
+
+def test_once_with_a_pattern_announces_only_matching_finished_files(tmp_path, slack, redis_server):  # noqa: F811
+    runs = tmp_path / "runs"
+    copy_in(FIXTURES / "k3__toy__save.h5", runs / "best-1.h5")
+    copy_in(FIXTURES / "k3__toy__save.h5", runs / "last.h5")
+    env = clean_env(SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_API_URL=slack.api_url, REDIS_URL=redis_server.url)
+    proc = subprocess.run([sys.executable, "-m", "bot.cli", "watch", str(runs), "--channel", CHANNEL, "--once",
+                           "--pattern", "best-*.h5", "--interval", "0.3"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert names_posted(slack.snapshot()) == ["best-1.h5"]
+    assert "announced best-1.h5" in proc.stdout
