@@ -41,7 +41,8 @@ def bot_env(standin: SlackStandIn, **extra: str) -> dict[str, str]:
 
 
 class BotProcess:
-    def __init__(self, standin: SlackStandIn, log_dir: Path, **env: str) -> None:
+    def __init__(self, standin: SlackStandIn, log_dir: Path, *args: str, **env: str) -> None:
+        self.args = args  # e.g. "--socket"
         self.port = free_port()
         self.env = bot_env(standin, **env)
         self.log_path = Path(log_dir) / f"bot-{self.port}.log"
@@ -50,7 +51,7 @@ class BotProcess:
 
     def __enter__(self) -> "BotProcess":
         log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--port", str(self.port)],
+        self.proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--port", str(self.port), *self.args],
                                      env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while time.monotonic() < deadline:

@@ -9,7 +9,8 @@
     slack.wait_for("chat.update", count=1, timeout=20) -> the recorded calls
     slack.stop()
 
-It implements auth.test, chat.postMessage, chat.update, chat.unfurl and files.info as Slack
+It implements auth.test, chat.postMessage, chat.update, chat.unfurl, files.info (and, with a
+`socket_mode` stand-in attached, apps.connections.open) as Slack
 documents them (form, query or JSON arguments; `Authorization: Bearer`), records every call
 with its arguments, and answers any other method with `unknown_method`, as Slack does.
 """
@@ -60,6 +61,7 @@ class SlackStandIn:
         self._ts = itertools.count(1)
         self._cond = threading.Condition()
         self._httpd: ThreadingHTTPServer | None = None
+        self.socket_mode: Any = None  # a SocketModeStandIn: apps.connections.open hands out its URL
 
     # --- lifecycle ----------------------------------------------------------------------
     def start(self) -> "SlackStandIn":
@@ -218,6 +220,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _api(self, method: str, args: dict[str, Any], headers: dict[str, str]) -> None:
         owner = self.owner
+        if method == "apps.connections.open":  # app-level token, not the bot token
+            socket_mode = owner.socket_mode
+            if socket_mode is None or headers.get("authorization") != f"Bearer {socket_mode.app_token}":
+                self._send(200, {"ok": False, "error": "invalid_auth"})
+            else:
+                self._send(200, {"ok": True, "url": socket_mode.url})
+            return
         if headers.get("authorization") != f"Bearer {owner.bot_token}":
             self._send(200, {"ok": False, "error": "invalid_auth"})
             return

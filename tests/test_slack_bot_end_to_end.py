@@ -200,7 +200,7 @@ def test_mention_with_a_web_link_reads_it_over_http(bot, slack, fixtures_dir):
     assert "Adam state after 5 steps" in update.args["text"]
 
 
-def test_a_retried_event_is_answered_once(bot, slack, models):
+def test_a_retried_event_is_answered_once(bot, slack, models, redis):
     ts = slack.next_ts()
     event = _mention(ts, f"<@UBOT> {models / ADAM_H5}")
     assert bot.sender.event(event, event_id="EvRETRY1")[0] == 200
@@ -212,6 +212,21 @@ def test_a_retried_event_is_answered_once(bot, slack, models):
     later = slack.next_ts()
     bot.sender.event(_mention(later, f"<@UBOT> {models / 'notes.txt'}"))
     slack.wait_for("chat.update", where=lambda c: "notes.txt" in c.args.get("text", ""), timeout=ANSWER_TIMEOUT)
+    assert len([c for c in slack.calls_to("chat.postMessage") if c.args.get("thread_ts") == ts]) == 1
+    # …because the first delivery was recorded in Redis, shared by every bot process:
+    import redis as redis_py
+
+    from bot.cache.policy import once_key
+
+    assert redis_py.Redis.from_url(redis.url).exists(once_key("slack-event:EvRETRY1")) == 1
+
+
+def test_mention_asking_for_a_diff_is_answered_in_its_thread(bot, slack, models):
+    ts = slack.next_ts()
+    bot.sender.event(_mention(ts, f"<@UBOT> diff {models / 'k3__toy__save.keras'} {models / CONV_KERAS}"))
+    update = slack.wait_for("chat.update", where=lambda c: c.args.get("text", "").startswith("diff k3__toy")
+                            and c.args.get("blocks"), timeout=ANSWER_TIMEOUT)[0]
+    assert "Optimizer: Adam → RMSprop" in _text_of(update.args["blocks"])
     assert len([c for c in slack.calls_to("chat.postMessage") if c.args.get("thread_ts") == ts]) == 1
 
 
@@ -253,6 +268,20 @@ def test_an_uploaded_model_is_downloaded_with_the_bot_token_and_answered_in_its_
     assert downloads and all(c.headers["authorization"] == f"Bearer {slack.bot_token}" for c in downloads)
     placeholder = [c for c in slack.calls_to("chat.postMessage") if c.args.get("thread_ts") == stored.share_ts]
     assert len(placeholder) == 1  # the answer lives in the upload's thread
+
+
+def test_a_message_with_an_uploaded_model_is_answered_once_in_its_thread(bot, slack, fixtures_dir):
+    stored = slack.add_file("F0UPLOAD02", "again.h5", (fixtures_dir / ADAM_H5).read_bytes())
+    ts = stored.share_ts
+    bot.sender.event({"type": "message", "subtype": "file_share", "channel": "C111", "user": "U222", "ts": ts,
+                      "text": "", "files": [{"id": stored.file_id, "name": "again.h5", "mode": "hosted"}]})
+    # Slack also sends file_shared for the same upload: one answer, not two.
+    bot.sender.event({"type": "file_shared", "channel_id": "C111", "file_id": stored.file_id, "user_id": "U222",
+                      "file": {"id": stored.file_id}, "event_ts": slack.next_ts()})
+    update = slack.wait_for("chat.update", where=lambda c: "again.h5" in c.args.get("text", "")
+                            and c.args.get("blocks"), timeout=ANSWER_TIMEOUT)[0]
+    assert "Adam state after 5 steps" in update.args["text"]
+    assert len([c for c in slack.calls_to("chat.postMessage") if c.args.get("thread_ts") == ts]) == 1
 
 
 def test_an_upload_that_is_not_a_model_file_is_left_alone(bot, slack):
