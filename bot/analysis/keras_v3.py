@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 from bot.analysis import assemble, h5safe, v3_weights
 from bot.analysis.artifact import Artifact
 from bot.analysis.config_walk import ModelSpec, describe_model
+from bot.analysis.windows import OffsetWindow
 from bot.errors import AnalysisError, ErrorCode
 from bot.report import Contents, Report
 
@@ -34,48 +35,12 @@ MAX_INFLATE_RATIO = 200
 # Index files of sharded weights are small JSON; shards are limited to what an index can list.
 MAX_SHARDS = 10_000
 
+# h5py reads metadata in small scattered pieces; 16 KiB buffering halves the calls without reading
+# much beyond what it asks for (64 KiB moved 0.65 % of a 1.6 GB archive, 16 KiB far less).
+WINDOW_BUFFER_BYTES = 16 * 1024
+
 WEIGHTS_H5 = "model.weights.h5"
 WEIGHTS_NPZ = "model.weights.npz"
-
-
-class OffsetWindow(io.RawIOBase):
-    """A read-only, seekable view of bytes [start, start+size) of another file object."""
-
-    def __init__(self, base: BinaryIO, start: int, size: int) -> None:
-        self._base, self._start, self._size, self._pos = base, start, size, 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
-        self._pos = max(0, base + offset)
-        return self._pos
-
-    def readinto(self, buf) -> int:  # type: ignore[override]
-        n = min(len(buf), self._size - self._pos)
-        if n <= 0:
-            return 0
-        self._base.seek(self._start + self._pos)
-        view = memoryview(buf)[:n]
-        got = 0
-        while got < n:
-            chunk = self._base.readinto(view[got:]) if hasattr(self._base, "readinto") else None
-            if chunk is None:
-                data = self._base.read(n - got)
-                view[got:got + len(data)] = data
-                chunk = len(data)
-            if not chunk:
-                raise AnalysisError(ErrorCode.TRUNCATED)
-            got += chunk
-        self._pos += n
-        return n
 
 
 @h5safe.guarded
@@ -344,7 +309,8 @@ class _member_file:
                                     "damaged.")
             name_len, extra_len = struct.unpack("<HH", header[26:30])
             start = info.header_offset + 30 + name_len + extra_len
-            return io.BufferedReader(OffsetWindow(self._f, start, info.file_size), buffer_size=64 * 1024)
+            return io.BufferedReader(OffsetWindow(self._f, start, info.file_size, info.filename),
+                                    buffer_size=WINDOW_BUFFER_BYTES)
         if info.file_size > MAX_INFLATED_BYTES or (
                 info.compress_size and info.file_size / info.compress_size > MAX_INFLATE_RATIO):
             raise AnalysisError(ErrorCode.LIMIT, f"model.weights.h5 inflates from {info.compress_size:,} to "

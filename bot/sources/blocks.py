@@ -18,6 +18,7 @@ import os
 from collections import OrderedDict
 from typing import Protocol
 
+from bot.analysis.windows import PositionedReader
 from bot.sources.base import SourceError
 
 HEAD_BYTES = 1024 * 1024  # superblock + root group + legacy model_config (< 160 KB) + .keras JSON
@@ -140,38 +141,7 @@ class BlockCache:
                 self.cached_bytes -= len(self.blocks.pop(key))
 
 
-class _PositionedReader(io.RawIOBase):
-    """Read-only, seekable, with its own position over a file of known size."""
-
-    def __init__(self, size: int, name: str) -> None:
-        super().__init__()
-        self._size = size
-        self._pos = 0
-        self.name = name
-
-    def __repr__(self) -> str:  # HDF5 shows this as the file name in its errors
-        return f"<{type(self).__name__} {self.name}>"
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        bases = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}
-        if whence not in bases:
-            raise ValueError(f"invalid whence {whence}")
-        if bases[whence] + offset < 0:
-            raise OSError("negative seek position")
-        self._pos = bases[whence] + offset
-        return self._pos
-
-
-class RangeFile(_PositionedReader):
+class RangeFile(PositionedReader):
     """A file over a BlockCache; each open() of an artifact gets its own RangeFile."""
 
     def __init__(self, cache: BlockCache, name: str = "remote") -> None:
@@ -196,7 +166,7 @@ class RangeFile(_PositionedReader):
         return self.read(-1)
 
 
-class PreadFile(_PositionedReader):
+class PreadFile(PositionedReader):
     """A view of a downloaded temp file; each open() has its own position."""
 
     def __init__(self, fd: int, size: int, name: str = "download") -> None:
