@@ -41,7 +41,7 @@ def answer_upload(backend: SlackBackend, client: WebClient, context: BoltContext
         name = info.get("name") or file_id
         if not is_model_file_name(name) or info.get("user") == context.bot_user_id:
             return
-        answer = ThreadAnswer(client, channel, thread_ts or _share_ts(info, channel), name).start()
+        answer = ThreadAnswer(client, channel, thread_ts or _share_ts(info, channel), name).start("downloading…")
         try:
             report = backend.inspect_upload(info, progress=answer.progress)
         except Exception:

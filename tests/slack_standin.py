@@ -57,6 +57,7 @@ class SlackStandIn:
         self.calls: list[Call] = []
         self.files: dict[str, StoredFile] = {}
         self.public: dict[str, bytes] = {}
+        self.public_delay_s: dict[str, float] = {}  # a slow model host: seconds before each GET answers
         self.fail_once: dict[str, tuple[int, dict[str, Any], dict[str, str]]] = {}
         self._ts = itertools.count(1)
         self._cond = threading.Condition()
@@ -97,8 +98,9 @@ class SlackStandIn:
         self.files[file_id] = stored
         return stored
 
-    def publish(self, name: str, data: bytes) -> str:
+    def publish(self, name: str, data: bytes, delay_s: float = 0.0) -> str:
         self.public[name] = data
+        self.public_delay_s[name] = delay_s
         return f"{self.url}/models/{name}"
 
     def file_info(self, file_id: str) -> dict[str, Any]:
@@ -208,7 +210,10 @@ class _Handler(BaseHTTPRequestHandler):
         elif method == "file_download":
             self._file_download(path, headers)
         elif method == "model_download":
-            data = owner.public.get(path[len("/models/"):])
+            name = path[len("/models/"):]
+            data = owner.public.get(name)
+            if self.command == "GET" and owner.public_delay_s.get(name):
+                time.sleep(owner.public_delay_s[name])
             if data is None:
                 self._send(404, b"not found", content_type="text/plain")
             else:

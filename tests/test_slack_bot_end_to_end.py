@@ -200,6 +200,17 @@ def test_mention_with_a_web_link_reads_it_over_http(bot, slack, fixtures_dir):
     assert "Adam state after 5 steps" in update.args["text"]
 
 
+def test_slow_work_keeps_editing_its_placeholder_until_the_answer_replaces_it(bot, slack, fixtures_dir):
+    url = slack.publish("slow_adam.h5", (fixtures_dir / ADAM_H5).read_bytes(), delay_s=6.0)
+    ts = slack.next_ts()
+    bot.sender.event(_mention(ts, f"<@UBOT> <{url}>"))
+    final = slack.wait_for("chat.update", where=lambda c: "slow_adam.h5" in c.args.get("text", "")
+                           and c.args.get("blocks"), timeout=ANSWER_TIMEOUT)[0]
+    edits = [c for c in slack.calls_to("chat.update") if c.args.get("ts") == final.args["ts"]]
+    assert len(edits) >= 2 and edits[-1] is final  # nothing edits the answer away afterwards
+    assert all(":hourglass" in c.args["text"] and c.args["text"].endswith("s)") for c in edits[:-1])
+
+
 def test_a_retried_event_is_answered_once(bot, slack, models, redis):
     ts = slack.next_ts()
     event = _mention(ts, f"<@UBOT> {models / ADAM_H5}")
