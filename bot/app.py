@@ -242,6 +242,9 @@ def serve(settings: "Settings", port: int | None = None, socket_mode: bool = Fal
 
     Returns an exit code; configuration problems print one line naming the variable.
     """
+    from slack_bolt.error import BoltError
+    from slack_sdk.errors import SlackClientError
+
     port = port or settings.port
     try:
         check_settings(settings, socket_mode)
@@ -250,7 +253,7 @@ def serve(settings: "Settings", port: int | None = None, socket_mode: bool = Fal
     except ConfigError as exc:
         print(f"ckptbot: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    except Exception as exc:  # noqa: BLE001 - slack_bolt raises BoltError for a token Slack refuses
+    except (BoltError, SlackClientError, OSError) as exc:  # auth.test at build: refused token, no Slack
         print(f"ckptbot: cannot start: Slack refused SLACK_BOT_TOKEN or could not be reached at "
               f"SLACK_API_URL ({settings.slack_api_url}): {exc}", file=sys.stderr)
         return EXIT_CONFIG

@@ -51,3 +51,13 @@ def test_a_token_slack_refuses_stops_the_bot_before_it_listens(slack):
 def test_a_bad_api_url_names_slack_api_url(slack):
     result = _serve(bot_env(slack, SLACK_API_URL="slack.com/api"))
     assert result.returncode == EXIT_CONFIG and "SLACK_API_URL" in result.stderr
+
+
+def test_slack_unreachable_at_start_says_where_it_looked(slack):
+    from tests.slack_bot_process import free_port
+
+    api_url = f"http://127.0.0.1:{free_port()}/api/"  # nothing listens there
+    result = _serve(bot_env(slack, SLACK_API_URL=api_url))
+    assert result.returncode == EXIT_CONFIG
+    assert result.stderr.strip().splitlines()[-1].startswith(f"ckptbot: cannot start: Slack refused SLACK_BOT_TOKEN "
+                                                             f"or could not be reached at SLACK_API_URL ({api_url})")
