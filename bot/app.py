@@ -72,7 +72,7 @@ def check_settings(settings: "Settings", socket_mode: bool) -> None:
                           "(Basic Information → Signing Secret), or use Socket Mode (SLACK_APP_TOKEN).")
 
 
-class _RedactTokens(logging.Filter):
+class RedactTokens(logging.Filter):
     """Slack tokens never reach the logs (security.md §5.2)."""
 
     TOKEN = re.compile(r"\b(xox[abposr]|xapp|xoxe(?:\.xox[bp])?)-[A-Za-z0-9-]+")
@@ -88,7 +88,7 @@ class _RedactTokens(logging.Filter):
 def configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for handler in logging.getLogger().handlers:
-        handler.addFilter(_RedactTokens())
+        handler.addFilter(RedactTokens())
     # Bolt logs a failed request's body at INFO; keep request bodies out of the logs.
     logging.getLogger("slack_bolt").setLevel(logging.WARNING)
 

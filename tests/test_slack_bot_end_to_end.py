@@ -332,3 +332,7 @@ def test_health_endpoint_answers_ok(bot):
 
     with urllib.request.urlopen(f"http://127.0.0.1:{bot.port}/healthz", timeout=5) as resp:
         assert (resp.status, resp.read()) == (200, b"ok")
+
+
+def test_tokens_never_reach_the_bot_log(bot, slack):
+    assert slack.bot_token not in bot.log()
