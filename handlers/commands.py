@@ -12,6 +12,7 @@ from typing import Any
 
 from slack_bolt import Ack, App, Respond
 
+from bot.render import blocks as render
 from bot.slack_text import HELP, parse_command
 from handlers.answers import busy_text, failure_text
 from handlers.backend import SlackBackend
@@ -54,4 +55,4 @@ def register(app: App, backend: SlackBackend) -> None:
             text, _ = busy_text()
             ack(response_type="ephemeral", text=text)
             return
-        ack(response_type="ephemeral", text=f":hourglass_flowing_sand: Looking at `{label}`…")
+        ack(response_type="ephemeral", text=render.progress_text(f"`{render.escape(label)}`", "looking…"))

@@ -120,10 +120,11 @@ def help_message() -> Message:
 
 
 def usage_problem(request: Request) -> str | None:
-    """A one-sentence reason the request cannot run as typed, or None."""
+    """A one-sentence reason the request cannot run as typed (mrkdwn, escaped), or None."""
     sub = SUBCOMMANDS[request.name]
     if len(request.args) < sub.nargs:
-        return f"`{sub.usage}` needs {sub.nargs} link{'s' if sub.nargs > 1 else ''} or path{'s' if sub.nargs > 1 else ''}."
+        what = "a link or path" if sub.nargs == 1 else f"{sub.nargs} links or paths"
+        return f"`{render.escape(sub.usage)}` needs {what}."
     return None
 
 
