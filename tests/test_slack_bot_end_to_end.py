@@ -327,6 +327,13 @@ def test_the_layer_button_posts_every_layer_in_the_thread(bot, slack, models):
     assert table.count("Activation") == 360 and "Dense" in table
 
 
+def test_slacks_url_verification_challenge_is_answered(bot):
+    body = json.dumps({"token": "legacy", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",
+                       "type": "url_verification"})
+    status, answer = bot.sender.post(body, content_type="application/json")
+    assert (status, json.loads(answer)) == (200, {"challenge": json.loads(body)["challenge"]})
+
+
 def test_health_endpoint_answers_ok(bot):
     import urllib.request
 
