@@ -123,6 +123,15 @@ def test_diff_and_check_are_answered(bot, slack, models):
     assert ":white_check_mark:" in check.args["blocks"][0]["text"]["text"] and "loads" in check.args["text"]
 
 
+def test_watch_subcommands_from_the_table_reach_the_watch_list(bot, slack, models):
+    bot.sender.command(f"watch {models}", slack.response_url("watch"), channel="CWATCH")
+    watched = slack.wait_for("response_url", where=lambda c: c.path.endswith("/watch"), timeout=ANSWER_TIMEOUT)[0]
+    assert watched.args["response_type"] == "in_channel" and str(models) in watched.args["text"]
+    bot.sender.command("watches", slack.response_url("watches"), channel="CWATCH")
+    listed = slack.wait_for("response_url", where=lambda c: c.path.endswith("/watches"), timeout=ANSWER_TIMEOUT)[0]
+    assert "1 target" in listed.args["text"] and str(models) in listed.args["text"]
+
+
 def test_a_refused_path_gets_one_sentence_only_the_asker_sees(bot, slack):
     bot.sender.command("/etc/passwd", slack.response_url("refused"))
     call = slack.wait_for("response_url", where=lambda c: c.path.endswith("/refused"), timeout=ANSWER_TIMEOUT)[0]
