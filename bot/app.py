@@ -43,6 +43,9 @@ RATE_LIMIT_RETRIES = 3
 CONNECTION_RETRIES = 2
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
+HOOK_PATH = "/hooks/checkpoint"
+# Pre-started parser children of the bot: as many as inspections run at once (handlers/backend.py).
+PARSER_WORKERS = 4
 EXIT_CONFIG = 4  # bot/cli.py's EXIT_CONFIG: bad or missing configuration
 
 
@@ -110,7 +113,7 @@ def build_backend(settings: "Settings", service: ModuleType | Any = None) -> "Sl
 
     if service is None:
         from bot import service
-    return SlackBackend(settings, service, make_cache(settings))
+    return SlackBackend(settings, service, make_cache(settings), parser_workers=PARSER_WORKERS)
 
 
 def build_app(settings: "Settings", service: ModuleType | Any = None, *,
@@ -180,6 +183,22 @@ def wsgi_for(app: "App", routes: dict[str, Wsgi] | None = None) -> Wsgi:
     return ckptbot_wsgi
 
 
+def extra_routes(settings: "Settings") -> dict[str, Wsgi]:
+    """`POST /hooks/checkpoint`: training jobs and CI announce a checkpoint (HMAC-signed)."""
+    from bot.watch import make_announcer
+    from handlers.hooks import make_hook_wsgi_app
+
+    return {HOOK_PATH: make_hook_wsgi_app(settings, make_announcer(settings))}
+
+
+def start_background(settings: "Settings") -> None:
+    """The `/ckpt watch` subscriptions: scanned on a daemon thread with its own parser pool."""
+    from bot.isolation import ParserPool
+    from bot.watch import make_announcer, start_subscription_watcher
+
+    start_subscription_watcher(settings, announcer=make_announcer(settings, pool=ParserPool(1, settings)))
+
+
 def create_wsgi() -> Callable[..., Iterable[bytes]]:
     """gunicorn factory: `gunicorn -k gthread --threads 32 'bot.app:create_wsgi()'`."""
     from bot.config import load_settings
@@ -187,7 +206,8 @@ def create_wsgi() -> Callable[..., Iterable[bytes]]:
     settings = load_settings()
     check_settings(settings, socket_mode=False)
     configure_logging()
-    return wsgi_for(build_app(settings))
+    start_background(settings)
+    return wsgi_for(build_app(settings), extra_routes(settings))
 
 
 def _serve_http(wsgi: Callable[..., Any], host: str, port: int) -> int:
@@ -213,14 +233,19 @@ def _serve_http(wsgi: Callable[..., Any], host: str, port: int) -> int:
 
 # --- Socket Mode ----------------------------------------------------------------------------
 
-def _serve_socket_mode(app: "App", settings: "Settings", host: str, port: int) -> int:
-    from wsgiref.simple_server import make_server
+def _serve_socket_mode(app: "App", settings: "Settings", host: str, port: int,
+                       routes: dict[str, Wsgi]) -> int:
+    from socketserver import ThreadingMixIn
+    from wsgiref.simple_server import WSGIServer, make_server
 
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
     handler = SocketModeHandler(app, settings.slack_app_token, concurrency=SOCKET_MODE_CONCURRENCY)
 
     def health(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        extra = routes.get(environ.get("PATH_INFO", ""))
+        if extra is not None:  # the checkpoint webhook works without a public Slack endpoint too
+            return extra(environ, start_response)
         if environ.get("PATH_INFO") != HEALTH_PATH:
             start_response("404 Not Found", [("Content-Type", "text/plain")])
             return [b"not found"]
@@ -228,7 +253,9 @@ def _serve_socket_mode(app: "App", settings: "Settings", host: str, port: int) -
         start_response("200 OK" if up else "503 Service Unavailable", [("Content-Type", "text/plain")])
         return [b"ok" if up else b"socket mode disconnected"]
 
-    httpd = make_server(host, port, health)
+    # Threaded: a webhook's inspection must not hold up health checks.
+    server_class = type("ThreadingWSGIServer", (ThreadingMixIn, WSGIServer), {"daemon_threads": True})
+    httpd = make_server(host, port, health, server_class=server_class)
     threading.Thread(target=httpd.serve_forever, name="healthz", daemon=True).start()
     log.info("Socket Mode: connecting to Slack; health on http://%s:%s%s", host, port, HEALTH_PATH)
     handler.start()  # blocks
@@ -257,10 +284,11 @@ def serve(settings: "Settings", port: int | None = None, socket_mode: bool = Fal
         print(f"ckptbot: cannot start: Slack refused SLACK_BOT_TOKEN or could not be reached at "
               f"SLACK_API_URL ({settings.slack_api_url}): {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    start_background(settings)
     if socket_mode:
-        return _serve_socket_mode(app, settings, host, port)
-    log.info("HTTP mode: POST %s and GET %s on %s:%s", EVENTS_PATH, HEALTH_PATH, host, port)
-    return _serve_http(wsgi_for(app), host, port)
+        return _serve_socket_mode(app, settings, host, port, extra_routes(settings))
+    log.info("HTTP mode: POST %s, POST %s and GET %s on %s:%s", EVENTS_PATH, HOOK_PATH, HEALTH_PATH, host, port)
+    return _serve_http(wsgi_for(app, extra_routes(settings)), host, port)
 
 
 def serve_main(argv: Sequence[str] | None = None) -> int:

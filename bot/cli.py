@@ -56,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve", help="run the Slack bot")
     s.add_argument("--port", type=int)
     s.add_argument("--socket", action="store_true", help="Socket Mode (no public URL needed)")
+    s.add_argument("--host", default="0.0.0.0", help="address to listen on (default: all)")
 
     w = sub.add_parser("watch", help="announce new checkpoints in a Slack channel")
     w.add_argument("target", help="a directory or s3://bucket/prefix")
@@ -148,7 +149,8 @@ def _serve(args: argparse.Namespace) -> int:
     from bot.app import serve
 
     settings = _settings(port=args.port)
-    return serve(settings, port=args.port or settings.port, socket_mode=args.socket or bool(settings.slack_app_token))
+    return serve(settings, port=args.port or settings.port, socket_mode=args.socket or bool(settings.slack_app_token),
+                 host=args.host)
 
 
 def _watch(args: argparse.Namespace) -> int:

@@ -63,6 +63,27 @@ def inspect_source(source: "Source", settings: "Settings", *, cache: "Cache | No
     return compute() if cache is None else cache.get_or_compute(identity, compute)
 
 
+def inspect_slack_file(file_info: dict, settings: "Settings", *, cache: "Cache | None" = None,
+                       pool: "ParserPool | None" = None, progress: Progress | None = None) -> Report:
+    """A Slack upload (from a signed event): downloaded with the bot token, only from SLACK_FILE_HOSTS."""
+    from bot import sources
+
+    name = str(file_info.get("name") or file_info.get("title") or "upload")
+    url = file_info.get("url_private_download") or file_info.get("url_private") or file_info.get("id")
+    if not url:
+        return error_report(name, ErrorCode.NOT_FOUND, "Slack gave me no download link for this file; "
+                            "re-upload it or paste a link to where it lives.")
+    try:
+        source = sources.slack_file_source(str(url), settings)
+    except CkptbotError as exc:
+        return error_report(name, exc.code, exc.message)
+    if progress:
+        progress(f"Reading {name}…")
+    report = inspect_source(source, settings, cache=cache, pool=pool)
+    report.source.name = name  # people know the upload by its name, not by its url_private
+    return report
+
+
 def _resolve(reference: str, settings: "Settings", allow_any_local: bool) -> "Source":
     from bot import sources
 

@@ -9,6 +9,7 @@ person is told the bot is busy instead of being left waiting.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
@@ -36,7 +37,8 @@ class SlackBackend:
     """ckptbot's service for Slack listeners: inspect, diff, check, uploads; dedupe; the pool."""
 
     def __init__(self, settings: "Settings", service: ModuleType | Any, cache: Any,
-                 workers: int = INSPECT_WORKERS, max_queued: int = MAX_QUEUED_JOBS) -> None:
+                 workers: int = INSPECT_WORKERS, max_queued: int = MAX_QUEUED_JOBS,
+                 parser_workers: int | None = None) -> None:
         self.settings = settings
         self.service = service
         self.cache = cache
@@ -44,19 +46,40 @@ class SlackBackend:
         self._max_queued = max_queued
         self._pending = 0
         self._lock = threading.Lock()
+        # Pre-started parser workers (bot.isolation.ParserPool): a threaded server must not fork per
+        # request.  None → the service forks one child per inspection (tests, tiny deployments).
+        self._parser_workers = parser_workers
+        self._parsers: Any = None
+        self._parsers_pid = 0
+
+    @property
+    def parsers(self) -> Any:
+        """The parser pool of *this* process: gunicorn forks its worker after the app is built, and a
+        pool's pipes must belong to the process that uses them, so it is made on first use here."""
+        if not self._parser_workers:
+            return None
+        with self._lock:
+            if self._parsers is None or self._parsers_pid != os.getpid():
+                from bot.isolation import ParserPool
+
+                self._parsers = ParserPool(self._parser_workers, self.settings)
+                self._parsers_pid = os.getpid()
+            return self._parsers
 
     # --- the work -------------------------------------------------------------------------
     def inspect(self, reference: str, progress: Progress | None = None) -> "Report":
-        return self.service.inspect(reference, self.settings, cache=self.cache, progress=progress)
+        return self.service.inspect(reference, self.settings, cache=self.cache, pool=self.parsers,
+                                    progress=progress)
 
     def inspect_upload(self, file_info: dict[str, Any], progress: Progress | None = None) -> "Report":
-        return self.service.inspect_slack_file(file_info, self.settings, progress=progress)
+        return self.service.inspect_slack_file(file_info, self.settings, cache=self.cache, pool=self.parsers,
+                                               progress=progress)
 
     def diff(self, a: str, b: str) -> Any:
-        return self.service.diff(a, b, self.settings, cache=self.cache)
+        return self.service.diff(a, b, self.settings, cache=self.cache, pool=self.parsers)
 
     def check(self, weights: str, model: str) -> Any:
-        return self.service.check(weights, model, self.settings, cache=self.cache)
+        return self.service.check(weights, model, self.settings, cache=self.cache, pool=self.parsers)
 
     # --- delivery -------------------------------------------------------------------------
     def first_delivery(self, key: str, ttl_s: int = EVENT_DEDUPE_TTL_S) -> bool:
@@ -96,3 +119,5 @@ class SlackBackend:
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._parsers is not None and self._parsers_pid == os.getpid():
+            self._parsers.close()

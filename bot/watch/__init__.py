@@ -51,21 +51,23 @@ MIN_WAIT_S = 0.02
 MIN_SETTLE_S = 0.2
 
 
-def make_inspector(settings: "Settings", *, allow_any_local: bool) -> Callable[[str], "Report"]:
-    """service.inspect with this process's cache: replicas share reports through Redis."""
+def make_inspector(settings: "Settings", *, allow_any_local: bool, pool: Any = None) -> Callable[[str], "Report"]:
+    """service.inspect with this process's cache (replicas share reports through Redis) and, in the
+    bot, its parser pool (a threaded server must not fork)."""
     from bot.cache import make_cache
     from bot.service import inspect
 
     cache = make_cache(settings)
-    return lambda uri: inspect(uri, settings, cache=cache, allow_any_local=allow_any_local)
+    return lambda uri: inspect(uri, settings, cache=cache, pool=pool, allow_any_local=allow_any_local)
 
 
-def make_announcer(settings: "Settings", *, allow_any_local: bool = False, poster: Any = None) -> Announcer:
+def make_announcer(settings: "Settings", *, allow_any_local: bool = False, poster: Any = None,
+                   pool: Any = None) -> Announcer:
     """The announcer the CLI watcher, the subscription watcher and the webhook share."""
     from bot.watch.poster import poster_for
 
     return Announcer(store_for(settings.redis_url), poster or poster_for(settings),
-                     make_inspector(settings, allow_any_local=allow_any_local))
+                     make_inspector(settings, allow_any_local=allow_any_local, pool=pool))
 
 
 def start_subscription_watcher(settings: "Settings", *, announcer: Announcer | None = None,
