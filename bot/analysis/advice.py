@@ -12,13 +12,16 @@ and tests/fixtures/keras/expected.json); tests/test_reload_advice_matrix.py runs
 
 from __future__ import annotations
 
-import re
-
 from bot.analysis import advice_snippets as s
 from bot.analysis.advice_errors import (
     E_BF16, E_K1_CONFIG, E_K3_BARE_SEQUENTIAL, E_K3_K213_ARCHIVE, E_K3_MIXED_K2, E_K3_NESTED_K2, E_K3_NOT_SUPPORTED,
     E_K3_RNN_K2, E_K3_TFK_ARCHIVE, E_NO_VARS, E_NOT_ZIP, E_TFK_K3_ARCHIVE, E_TFK_K3_CONFIG, E_TFK_NOT_SAVEDMODEL,
-    E_TFK_SHARDED, K2_RNN_CLASSES, counter_gap, K3_H5_FAILING_LOSS_ALIASES, MODEL_CLASSES, SEQUENTIAL_DICT_CONFIG_SINCE,
+    E_TFK_SHARDED, K2_RNN_CLASSES, K3_H5_FAILING_LOSS_ALIASES, MODEL_CLASSES, SEQUENTIAL_DICT_CONFIG_SINCE,
+    counter_gap,
+)
+from bot.analysis.advice_facts import (
+    custom_names, has_bfloat16, has_finding, is_keras0_layout, is_keras_checkpoint, layer_classes, string_losses,
+    writer_of, writer_version,
 )
 from bot.report import Reload, ReloadOption, Report
 
@@ -31,7 +34,7 @@ def add_reload(report: Report) -> None:
         report.reload = Reload(summary="Nothing to load: " + report.error.message, python="")
         return
     builder = _BUILDERS.get(report.format)
-    if builder is None or (report.format == "tf-checkpoint" and not _keras_checkpoint(report)):
+    if builder is None or (report.format == "tf-checkpoint" and not is_keras_checkpoint(report)):
         if not report.reload.python and not report.reload.summary:
             report.reload = Reload(summary="Not a Keras format.", python="")
         return  # other frameworks' formats and raw TF checkpoints keep their reader's advice
@@ -47,69 +50,11 @@ def add_reload(report: Report) -> None:
     report.reload = Reload(summary=summary, python=primary.python, options=options)
 
 
-# --- facts the decisions need, all from the Report ------------------------------------------------
-
-def _version(report: Report) -> tuple[int, ...]:
-    parts = re.findall(r"\d+", report.keras_version or "")[:3]
-    return tuple(int(p) for p in parts)
-
-
-def _writer(report: Report) -> str:
-    """'k3', 'k213' (2.13/2.14 v3 layout), 'k2', 'k1' or 'unknown'."""
-    v = _version(report)
-    if v[:1] == (3,):
-        return "k3"
-    if "_layer_checkpoint_dependencies" in (report.format_detail or "") or v[:2] in ((2, 13), (2, 14)) \
-            and report.format.startswith("keras-v3"):
-        return "k213"
-    if v[:1] == (2,) or "Keras 2" in (report.format_detail or ""):
-        return "k2"
-    if v[:1] in ((0,), (1,)):
-        return "k1"
-    return "unknown"
-
-
-def _custom_names(report: Report) -> list[str]:
-    names: list[str] = []
-    for w in report.warnings:
-        if w.code == "custom-object" and w.message.count("`") >= 2:
-            name = w.message.split("`", 2)[1]
-            if name not in names:
-                names.append(name)
-    return names
-
-
-def _has(report: Report, code: str) -> bool:
-    return any(w.code == code for w in report.warnings)
-
-
-def _losses(report: Report) -> list[str]:
-    loss = report.training.loss if report.training else None
-    items = loss.values() if isinstance(loss, dict) else loss if isinstance(loss, list) else [loss]
-    return [x for x in items if isinstance(x, str)]
-
-
-def _classes(report: Report) -> set[str]:
-    return {l.class_name for l in report.layers}
-
-
-def _bf16(report: Report) -> bool:
-    return any(w.dtype == "bfloat16" for l in report.layers for w in l.weights)
-
-
-def _keras0(report: Report) -> bool:
-    return any(w.code == "trainable-inferred" and "Keras 0.x" in w.message for w in report.warnings)
-
-
-def _keras_checkpoint(report: Report) -> bool:
-    return "Keras model" in (report.format_detail or "") and report.source.uri.endswith(".index")
-
-
 def _kwargs(report: Report, *, custom: bool = True, safe_mode: bool = False, compile_false: bool = False
             ) -> tuple[list[str], list[str]]:
     """(load_model kwargs, caveats) for custom classes, compile and safe_mode."""
     kwargs, caveats = [], []
-    names = _custom_names(report) if custom else []
+    names = custom_names(report) if custom else []
     if names:
         kwargs.append("custom_objects={" + ", ".join(f"{n!r}: {n}" for n in names) + "}")
         caveats.append("needs your code for " + ", ".join(names) + " (import it; it is not in the file)")
@@ -126,15 +71,27 @@ def _kwargs(report: Report, *, custom: bool = True, safe_mode: bool = False, com
 def _full_model(keras: str, loader: str, module: str, func: str, report: Report, kwargs: list[str],
                 caveats: list[str], restores: bool) -> ReloadOption:
     load = s.join(f"import {module}", s.load_model_call(func, report.source.uri, kwargs))
-    python = s.join(f"import {module}", s.custom_import_line(_custom_names(report) if any(
+    python = s.join(f"import {module}", s.custom_import_line(custom_names(report) if any(
         k.startswith("custom_objects") for k in kwargs) else []), s.load_model_call(func, report.source.uri, kwargs))
     purpose = "the full model, ready to resume training" if restores else "the full model, for inference or fine-tuning"
     return ReloadOption(keras=keras, python=python, works=True, purpose=purpose, caveats=caveats, loader=loader,
                         load=load, restores_optimizer=restores)
 
 
+def _k3_h5_caveats(report: Report, option: ReloadOption) -> None:
+    """Older Keras 3 releases read .h5 differently (keras-formats.md §5.1)."""
+    if not option.works:
+        return
+    if custom_names(report) or report.contents.training_config:
+        option.caveats.append("Keras 3.0–3.2 ignore custom_objects and compile= for .h5 files: upgrade, or wrap "
+                              "the call in `with keras.saving.custom_object_scope({...}):`")
+    if has_finding(report, "lambda-layer"):
+        option.caveats.append("Keras 3.0–3.11 apply no safe_mode to .h5 files: they run the Lambda code without "
+                              "asking")
+
+
 def _mixed_caveat(report: Report, option: ReloadOption) -> None:
-    if _has(report, "mixed-precision") and report.contents.optimizer_state and option.works:
+    if has_finding(report, "mixed-precision") and report.contents.optimizer_state and option.works:
         option.caveats.append("the loss-scale optimizer comes back with its step counter at 0 (observed): "
                               "expect the schedule to restart when you resume training")
         option.purpose = "the full model, for inference or fine-tuning"
@@ -156,25 +113,27 @@ def _build_then(keras: str, loader: str, module: str, report: Report, load: str,
 
 def _h5_model(report: Report) -> list[ReloadOption]:
     p = report.source.uri
-    writer = _writer(report)
-    lam = _has(report, "lambda-layer")
+    writer = writer_of(report)
+    lam = has_finding(report, "lambda-layer")
     tfk_call = s.load_model_call("tf_keras.models.load_model", p, [])
     if writer == "k3":
         compile_false = report.contents.training_config and bool(
-            set(_losses(report)) & K3_H5_FAILING_LOSS_ALIASES)
+            set(string_losses(report)) & K3_H5_FAILING_LOSS_ALIASES)
         kw, cav = _kwargs(report, safe_mode=lam, compile_false=compile_false)
         if compile_false:
             at = next(i for i, c in enumerate(cav) if c.startswith("compile=False"))
-            cav[at] += f" (Keras 3 cannot compile the loss {_losses(report)[0]!r} from an .h5)"
+            cav[at] += f" (Keras 3 cannot compile the loss {string_losses(report)[0]!r} from an .h5)"
         k3 = _full_model(K3, "keras3", "keras", "keras.saving.load_model", report, kw, cav,
                          restores=report.contents.optimizer_state and not compile_false
-                         and not _has(report, "mixed-precision"))
+                         and not has_finding(report, "mixed-precision"))
         _mixed_caveat(report, k3)
-        if _bf16(report):
+        _k3_h5_caveats(report, k3)
+        if has_bfloat16(report):
             k3 = _fails(K3, "keras3", k3.load, E_BF16, "Keras 3 cannot read back bfloat16 weights from its .h5")
             k3_rescue = _build_then(K3, "keras3", "keras", report, "model.load_weights(" + s.q(p) + ")",
                                     "weights into the same architecture", works=False, error=E_BF16)
-            return [_rescue_h5(report), k3, k3_rescue, _fails(TFK, "tf_keras", s.join("import tf_keras", tfk_call), E_TFK_K3_CONFIG,
+            tfk_fail = s.join("import tf_keras", tfk_call)
+            return [_rescue_h5(report), k3, k3_rescue, _fails(TFK, "tf_keras", tfk_fail, E_TFK_K3_CONFIG,
                                           "tf-keras cannot read Keras 3 model configs")]
         return [k3, _fails(TFK, "tf_keras", s.join("import tf_keras", tfk_call), E_TFK_K3_CONFIG,
                            "tf-keras cannot read Keras 3 model configs")]
@@ -184,7 +143,7 @@ def _h5_model(report: Report) -> list[ReloadOption]:
         cav.append("tf-keras has no safe_mode for .h5: loading runs the Lambda code in the file; "
                    "only for files you trust")
     tfk = _full_model(TFK, "tf_keras", "tf_keras", "tf_keras.models.load_model", report, kw, cav,
-                      restores=report.contents.optimizer_state and not _has(report, "mixed-precision"))
+                      restores=report.contents.optimizer_state and not has_finding(report, "mixed-precision"))
     _mixed_caveat(report, tfk)
     if writer == "k1":
         tfk = _fails(TFK, "tf_keras", tfk.load, E_K1_CONFIG, "tf-keras cannot read Keras 1 layer configs")
@@ -196,16 +155,17 @@ def _h5_model(report: Report) -> list[ReloadOption]:
     k3 = _full_model(K3, "keras3", "keras", "keras.saving.load_model", report, k3_kw, k3_cav, restores=False)
     why = None
     if writer == "k1" or (report.model and report.model.class_name == "Sequential"
-                          and _version(report) < SEQUENTIAL_DICT_CONFIG_SINCE):
+                          and writer_version(report) < SEQUENTIAL_DICT_CONFIG_SINCE):
         why = (E_K3_BARE_SEQUENTIAL, "Keras 3 cannot read Keras 1 / Keras < 2.2.3 model configs")
-    elif any(c in MODEL_CLASSES for c in _classes(report)):
+    elif any(c in MODEL_CLASSES for c in layer_classes(report)):
         why = (E_K3_NESTED_K2, "Keras 3 cannot rebuild nested Keras 2 models from an .h5")
-    elif _classes(report) & K2_RNN_CLASSES:
+    elif layer_classes(report) & K2_RNN_CLASSES:
         why = (E_K3_RNN_K2, "Keras 3 rejects the `time_major` argument of Keras 2 recurrent layers")
-    elif _has(report, "mixed-precision"):
+    elif has_finding(report, "mixed-precision"):
         why = (E_K3_MIXED_K2, "Keras 3 cannot read Keras 2 mixed-precision policies")
     if why:
         k3 = _fails(K3, "keras3", k3.load, *why)
+    _k3_h5_caveats(report, k3)
     opts = [k3, tfk] if k3.works else [tfk, k3]
     return opts if tfk.works or k3.works else [_rescue_h5(report), *opts]
 
@@ -220,7 +180,7 @@ def _h5_weights(report: Report) -> list[ReloadOption]:
     p = report.source.uri
     load = f"model.load_weights({s.q(p)})"
     purpose = "weights into the same architecture, matched by layer order (by_name=True matches layer names)"
-    if _writer(report) == "k1" or "Keras 0" in (report.format_detail or "") or _keras0(report):
+    if writer_of(report) == "k1" or "Keras 0" in (report.format_detail or "") or is_keras0_layout(report):
         return [_rescue_h5(report)]
     opts = []
     if p.endswith((".h5", ".hdf5")):
@@ -237,24 +197,25 @@ def _h5_weights(report: Report) -> list[ReloadOption]:
 
 def _v3_archive(report: Report) -> list[ReloadOption]:
     p = report.source.uri
-    writer = _writer(report)
-    lam = _has(report, "lambda-layer")
+    writer = writer_of(report)
+    lam = has_finding(report, "lambda-layer")
     functional = bool(report.model and report.model.class_name != "Sequential")
-    if _has(report, "pickle-npz-weights"):
+    if has_finding(report, "pickle-npz-weights"):
         return [_fails(K3, "keras3", s.join("import keras", s.load_model_call("keras.saving.load_model", p, [])),
                        "Object arrays cannot be loaded when allow_pickle=False",
                        "Keras >= 3.15 refuses pickled npz weights; Keras < 3.15 unpickles them (runs code)")]
     if writer in ("k3", "unknown"):
         kw, cav = _kwargs(report, safe_mode=lam)
         restores = report.contents.optimizer_state
-        if _has(report, "optimizer-config-missing"):
+        if has_finding(report, "optimizer-config-missing"):
             restores = False
             cav.append("the optimizer state is skipped (the compile config lost its optimizer): compile again")
-        elif _has(report, "mixed-precision") and report.contents.optimizer_state:
+        elif has_finding(report, "mixed-precision") and report.contents.optimizer_state:
             restores = False
             cav.append("the loss-scale optimizer state is skipped on load: compile again before resuming")
         if report.keras_version:
-            cav.append(f"needs Keras >= {'.'.join(map(str, _version(report)[:2]))} (.keras is not forward compatible)")
+            minor = ".".join(map(str, writer_version(report)[:2]))
+            cav.append(f"needs Keras >= {minor} (.keras is not forward compatible)")
         k3 = _full_model(K3, "keras3", "keras", "keras.saving.load_model", report, kw, cav, restores)
         error = E_TFK_K3_ARCHIVE if functional else E_TFK_K3_CONFIG
         if not p.endswith(".keras"):  # an unzipped archive folder: tf-keras takes it for a SavedModel
@@ -291,7 +252,7 @@ def _v3_weights(report: Report) -> list[ReloadOption]:
     load = f"model.load_weights({s.q(p)})"
     purpose = "weights into the same architecture, matched by path (extra groups in the file are ignored)"
     sharded = report.format == "keras-v3-sharded-weights"
-    if _writer(report) == "k213":
+    if writer_of(report) == "k213":
         gap = counter_gap(report.layers)
         rescue = _build_then(K3, "keras3", "keras", report, s.rescue_2_13(p, archive=False),
                              "rebuild the model, then read the weights with h5py and set them layer by layer")
@@ -311,14 +272,14 @@ def _v3_weights(report: Report) -> list[ReloadOption]:
     if sharded:
         tfk = _build_then(TFK, "tf_keras", "tf_keras", report, load, "tf-keras cannot read sharded weights",
                           works=False, error=E_TFK_SHARDED)
-    elif _bf16(report):
+    elif has_bfloat16(report):
         tfk = _build_then(TFK, "tf_keras", "tf_keras", report, load, "tf-keras cannot cast bfloat16 weights",
                           works=False, error=E_BF16)
     else:
         tfk = _build_then(TFK, "tf_keras", "tf_keras", report, load, purpose, opt_cav)
     opts = [k3, tfk]
     if report.contents.optimizer_state and suffix_ok:
-        keras, loader, module = (TFK, "tf_keras", "tf_keras") if _writer(report) == "k2" else (K3, "keras3", "keras")
+        keras, loader, module = (TFK, "tf_keras", "tf_keras") if writer_of(report) == "k2" else (K3, "keras3", "keras")
         if not (loader == "tf_keras" and sharded):
             opts.append(_resume_from_weights(report, keras, loader, module))
     return opts
