@@ -17,5 +17,14 @@ fi
 PY=${PYTHON:-python3}
 "$PY" -m pip install --quiet --disable-pip-version-check --progress-bar off -e ".[test]"
 
+# TensorFlow 2.13 (Keras 2.13) in its own venv: the reload advice is proven against it too.
+VENV213=${CKPTBOT_VENV213:-/tmp/venv213}
+if ! "$VENV213/bin/python" -c "import tensorflow" >/dev/null 2>&1; then
+  echo "installing TensorFlow 2.13.1 into $VENV213"
+  "$PY" -m venv "$VENV213"
+  "$VENV213/bin/pip" install --quiet --disable-pip-version-check --progress-bar off "tensorflow-cpu==2.13.1"
+fi
+export CKPTBOT_PYTHON213="$VENV213/bin/python"
+
 # -n 2: both cores; --dist loadfile keeps each module's expensive session fixtures in one worker.
 "$PY" -m pytest -n 2 --dist loadfile -p no:cacheprovider "$@" tests

@@ -44,6 +44,13 @@ def print_report(report: Report, console: Console | None = None, *, all_layers: 
         console.print(Syntax(report.reload.python.rstrip(), "python", theme="ansi_dark", word_wrap=True))
     elif report.reload.summary:
         console.print(f"\n[bold]How to load it[/] — {report.reload.summary}")
+    others = [o for o in report.reload.options if o.python.strip() != report.reload.python.strip() or not o.works]
+    if others:
+        console.print("[bold]In other Keras versions[/]")
+        for o in others:
+            mark = "[green]✓[/]" if o.works else "[red]✗[/]"
+            why = o.purpose + (f" — fails with: {o.error}" if o.error and not o.works else "")
+            console.print(f"  {mark} {o.keras}: {why}")
 
 
 def _io(entries: list[dict]) -> str | None:
