@@ -1,6 +1,6 @@
 """What `ckptbot diff` and `ckptbot check` answer: the JSON contract of both commands.
 
-`DiffReport.to_dict()` / `CheckReport.to_dict()` are what `--json` prints; docs/diff_check.md
+`DiffReport.to_dict()` / `CheckReport.to_dict()` are what `--json` prints; README.md ("`diff`, `check` and the reload advice")
 describes every field.  Like the Report, a result never raises for bad input: `error` says
 what went wrong with either file (then the comparison fields stay empty).
 """
