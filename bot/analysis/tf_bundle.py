@@ -212,14 +212,20 @@ def read_small_scalar(shard_file: BinaryIO, shard_size: int | None, entry: Bundl
             "int16": "h", "int8": "b", "uint32": "I", "uint64": "Q"}.get(entry.dtype)
     if item is None or entry.shape or entry.size > MAX_SCALAR_BYTES or entry.size != struct.calcsize(item):
         return None
+    raw = _entry_bytes(shard_file, shard_size, entry)
+    if raw is None:
+        return None
+    return struct.unpack(("<" if endianness == "little" else ">") + item, raw)[0]
+
+
+def _entry_bytes(shard_file: BinaryIO, shard_size: int | None, entry: "BundleEntry") -> bytes | None:
+    """An entry's bytes from its data shard (callers bound `entry.size` first); None when they are
+    not all there."""
     if entry.offset < 0 or (shard_size is not None and entry.offset + entry.size > shard_size):
         return None
     shard_file.seek(entry.offset)
     raw = shard_file.read(entry.size)
-    if len(raw) != entry.size:
-        return None
-    value = struct.unpack(("<" if endianness == "little" else ">") + item, raw)[0]
-    return value
+    return raw if len(raw) == entry.size else None
 
 
 @dataclass
@@ -307,11 +313,8 @@ def read_object_graph(shard_file: BinaryIO, shard_size: int | None,
     """
     if entry.dtype != "string" or entry.shape or entry.size > MAX_OBJECT_GRAPH_BYTES:
         return None
-    if entry.offset < 0 or (shard_size is not None and entry.offset + entry.size > shard_size):
-        return None
-    shard_file.seek(entry.offset)
-    raw = shard_file.read(entry.size)
-    if len(raw) != entry.size:
+    raw = _entry_bytes(shard_file, shard_size, entry)
+    if raw is None:
         return None
     try:
         length, pos = pb.read_varint(raw, 0)
