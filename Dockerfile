@@ -14,8 +14,8 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY bot ./bot
 COPY handlers ./handlers
-# The runtime dependencies only (no [test] extra: that is where TensorFlow lives); gunicorn serves HTTP mode.
-RUN pip install . gunicorn \
+# The runtime dependencies only (no [test] extra: that is where TensorFlow lives).
+RUN pip install . \
  && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin ckptbot
 
 USER ckptbot
