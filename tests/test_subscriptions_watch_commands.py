@@ -35,7 +35,7 @@ def test_watch_lists_and_unwatch_in_a_channel(settings, shared):
     answer = watch_target(ALPHA, runs, settings)
     assert answer["response_type"] == "in_channel" and f"Watching `{runs}`" in answer["text"]
     assert "already watches" in watch_target(ALPHA, runs + "/", settings)["text"]  # same folder, said twice
-    assert watch_target(BETA, f"<s3://team-models/exp1/>", settings)["response_type"] == "in_channel"
+    assert watch_target(BETA, "<s3://team-models/exp1/>", settings)["response_type"] == "in_channel"
     assert f"`{runs}`" in list_watches(ALPHA, "", settings)["text"]
     assert "s3://team-models/exp1/" not in list_watches(ALPHA, "", settings)["text"], "lists are per channel"
     assert unwatch_target(ALPHA, runs, settings)["response_type"] == "in_channel"

@@ -94,7 +94,7 @@ def test_temporary_names_are_never_announced(tmp_path, slack, watcher_factory):
     for name in ("model.h5.tmp", ".~model.h5", "model.h5.part", "model.h5.crdownload", ".hidden.h5"):
         (runs / name).write_bytes(model)
     copy_in(FIXTURES / "k3__toy__save.h5", runs / "sentinel.h5")
-    posts = slack.wait_for_posts(1, WAIT_FOR_POST_S)
+    slack.wait_for_posts(1, WAIT_FOR_POST_S)
     time.sleep(1.0)  # a few more scans: anything wrongly announced would arrive now
     assert names_posted(slack.snapshot()) == ["sentinel.h5"]
 

@@ -13,7 +13,6 @@ fills the buffer completely or raises (h5py ignores short reads and would parse 
 
 from __future__ import annotations
 
-import io
 import os
 from collections import OrderedDict
 from typing import Protocol
