@@ -23,17 +23,10 @@ import sys
 import warnings
 
 MESSAGE_CHARS = 600
-LOGGER_NAMES = ("", "tensorflow", "absl", "keras")
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "fixtures"))
 
-
-class _Collect(logging.Handler):
-    def __init__(self):
-        super().__init__(level=logging.WARNING)
-        self.messages: list[str] = []
-
-    def emit(self, record):
-        self.messages.append(record.getMessage())
+from fixture_reload import LOGGER_NAMES, LogCollector  # noqa: E402 - stdlib-only module, on the path above
 
 
 def _keras(stack: str):
@@ -81,7 +74,7 @@ def run_case(K, case: dict) -> dict:
     from fixture_models import MODELS, custom_layers
 
     Scale, Shift = custom_layers(K)
-    collect = _Collect()
+    collect = LogCollector()
     loggers = [logging.getLogger(n) for n in LOGGER_NAMES]
     for lg in loggers:
         lg.addHandler(collect)
@@ -131,7 +124,6 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--stack", required=True, choices=["k3", "tfk", "k213"])
     args = parser.parse_args()
-    sys.path.insert(0, os.path.join(HERE, "fixtures"))
     cases = json.load(sys.stdin)
     K = _keras(args.stack)
     if hasattr(K, "config") and hasattr(K.config, "disable_interactive_logging"):
