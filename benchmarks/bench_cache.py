@@ -23,14 +23,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
+from cache_stories import ByteCounter, CountingArtifact  # noqa: E402
+from redis_server import RedisServer  # noqa: E402
+
 from bot import service  # noqa: E402
 from bot.analysis import read_report  # noqa: E402
 from bot.cache.memory import MemoryCache  # noqa: E402
 from bot.cache.redis_cache import RedisCache  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.sources.local import LocalSource  # noqa: E402
-from cache_stories import ByteCounter, CountingArtifact  # noqa: E402
-from redis_server import RedisServer  # noqa: E402
 
 DEFAULT_FIXTURES = ["tests/fixtures/keras/tfk__many__save.h5", "tests/fixtures/keras/tfk__mixed__save.h5"]
 TARGET_WARM_P50_MS = 20.0

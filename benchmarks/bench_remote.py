@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bot.analysis import read_report  # noqa: E402
-from bot.analysis.artifact import PathArtifact  # noqa: E402
+from bot.analysis.io.artifact import PathArtifact  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.isolation import analyze_isolated  # noqa: E402
 from bot.sources import resolve  # noqa: E402

@@ -26,12 +26,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
+from redis_server import RedisServer  # noqa: E402
+from watch_slack_standin import SlackStandin  # noqa: E402
+
 from bot.config import Settings  # noqa: E402
 from bot.watch import EVENT_DEBOUNCE_S, _next_wait, make_announcer  # noqa: E402
 from bot.watch.loop import TargetWatcher, Waker  # noqa: E402
 from bot.watch.scanner import name_filter, scan_local  # noqa: E402
-from redis_server import RedisServer  # noqa: E402
-from watch_slack_standin import SlackStandin  # noqa: E402
 
 FIXTURE = REPO / "tests/fixtures/keras/k3__toy__save.keras"
 

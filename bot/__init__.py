@@ -46,8 +46,21 @@ _LAZY = {
 if TYPE_CHECKING:  # pragma: no cover
     from bot.config import Settings
     from bot.errors import ErrorCode
-    from bot.report import (Contents, Finding, LayerInfo, ModelInfo, OptimizerInfo, Params, Reload,
-                            ReloadOption, Report, ReportError, SizeBreakdown, SourceInfo, WeightInfo)
+    from bot.report import (
+        Contents,
+        Finding,
+        LayerInfo,
+        ModelInfo,
+        OptimizerInfo,
+        Params,
+        Reload,
+        ReloadOption,
+        Report,
+        ReportError,
+        SizeBreakdown,
+        SourceInfo,
+        WeightInfo,
+    )
     from bot.service import check, diff, inspect
 
 

@@ -100,7 +100,10 @@ def configure_logging() -> None:
 
 def slack_client(settings: "Settings") -> Any:
     from slack_sdk import WebClient
-    from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+    from slack_sdk.http_retry import (
+        ConnectionErrorRetryHandler,
+        RateLimitErrorRetryHandler,
+    )
 
     return WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url,
                      retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=CONNECTION_RETRIES),

@@ -15,7 +15,7 @@ from bot.report import Report, ReportError, SourceInfo
 
 if TYPE_CHECKING:
     from bot.cache import Cache
-    from bot.diffcheck_report import CheckReport, DiffReport
+    from bot.compare.results import CheckReport, DiffReport
     from bot.config import Settings
     from bot.isolation import ParserPool
     from bot.sources.base import Source
@@ -131,8 +131,8 @@ def diff(a: str, b: str, settings: "Settings | None" = None, *, cache: "Cache | 
          pool: "ParserPool | None" = None, allow_any_local: bool = False, isolate: bool = True,
          values: bool = False) -> "DiffReport":
     """What changed from A to B: layers, weights, parameters, steps; with `values`, how far each weight moved."""
-    from bot.analysis.diff import diff_reports
-    from bot.diffcheck_report import DiffReport
+    from bot.compare.diff import diff_reports
+    from bot.compare.results import DiffReport
 
     settings = settings or _settings()
     rep_a = inspect(a, settings, cache=cache, pool=pool, allow_any_local=allow_any_local, isolate=isolate)
@@ -149,8 +149,8 @@ def diff(a: str, b: str, settings: "Settings | None" = None, *, cache: "Cache | 
 
 def _compare_values(a: str, b: str, rep_a: Report, rep_b: Report, settings: "Settings",
                     allow_any_local: bool) -> tuple[list, str | None]:
-    """Streams both files' weight values through bot.analysis.values; failures become a note."""
-    from bot.analysis.values import compare_values
+    """Streams both files' weight values through bot.compare.values; failures become a note."""
+    from bot.compare.values import compare_values
 
     try:
         art_a = _resolve(a, settings, allow_any_local).artifact()
@@ -163,8 +163,8 @@ def _compare_values(a: str, b: str, rep_a: Report, rep_b: Report, settings: "Set
 def check(weights: str, against: str, settings: "Settings | None" = None, *, cache: "Cache | None" = None,
           pool: "ParserPool | None" = None, allow_any_local: bool = False, isolate: bool = True) -> "CheckReport":
     """Will the weights at `weights` load into the architecture at `against`? Keras' rules, no TensorFlow."""
-    from bot.analysis.compat import check_reports
-    from bot.diffcheck_report import CheckReport
+    from bot.compare.compat import check_reports
+    from bot.compare.results import CheckReport
 
     settings = settings or _settings()
     rep_w = inspect(weights, settings, cache=cache, pool=pool, allow_any_local=allow_any_local, isolate=isolate)

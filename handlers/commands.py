@@ -16,7 +16,14 @@ from bot.render import blocks as render
 from bot.slack_text import HELP, parse_command
 from handlers.answers import busy_text, failure_text
 from handlers.backend import SlackBackend
-from handlers.questions import SUBCOMMAND_WORDS, Question, answer_question, help_message, label_of, usage_problem
+from handlers.questions import (
+    SUBCOMMAND_WORDS,
+    Question,
+    answer_question,
+    help_message,
+    label_of,
+    usage_problem,
+)
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,14 @@ from slack_sdk import WebClient
 from bot.slack_text import HELP, parse_mention
 from handlers.answers import ThreadAnswer, busy_text, failure_text
 from handlers.backend import SlackBackend
-from handlers.questions import SUBCOMMAND_WORDS, Question, answer_question, help_message, label_of, usage_problem
+from handlers.questions import (
+    SUBCOMMAND_WORDS,
+    Question,
+    answer_question,
+    help_message,
+    label_of,
+    usage_problem,
+)
 
 
 def register(app: App, backend: SlackBackend) -> None:

@@ -8,12 +8,12 @@ import threading
 import time
 
 import pytest
+from cache_stories import inspect_all_bytes, sha256_of
+from redis_server import RedisServer, free_port, redis_server  # noqa: F401  (fixture)
 
 from bot.cache.failopen import FailOpenRedis
 from bot.cache.redis_cache import RedisCache
 from bot.sources.local import LocalSource
-from cache_stories import inspect_all_bytes, sha256_of
-from redis_server import RedisServer, free_port, redis_server  # noqa: F401  (fixture)
 
 # The requirement: Slack's 3 s ack minus the rest of the work; each answer within 1 s.
 ANSWER_BUDGET_SECONDS = 1.0

@@ -6,6 +6,7 @@ import random
 
 import pytest
 import redis
+from redis_server import redis_server  # noqa: F401  (fixture)
 
 from bot.analysis import PathArtifact, read_report
 from bot.cache import cache_clear, cache_stats, make_cache, policy, render_stats
@@ -15,7 +16,6 @@ from bot.config import Settings
 from bot.errors import ErrorCode
 from bot.report import SCHEMA_VERSION, LayerInfo, Report, ReportError, SourceInfo
 from bot.sources.base import Identity
-from redis_server import redis_server  # noqa: F401  (fixture)
 
 
 def model_report(detail="ok", layers=0):

@@ -6,15 +6,21 @@ from __future__ import annotations
 import os
 
 import pytest
+from cache_stories import (
+    ByteCounter,
+    CountingArtifact,
+    FileServer,
+    inspect_all_bytes,
+    sha256_of,
+)
+from redis_server import redis_server  # noqa: F401  (fixture)
 
 from bot.cache.memory import MemoryCache
 from bot.cache.redis_cache import RedisCache
 from bot.config import Settings
 from bot.sources import resolve
-from bot.sources.local import LocalSource
 from bot.sources.base import Identity
-from cache_stories import ByteCounter, CountingArtifact, FileServer, inspect_all_bytes, sha256_of
-from redis_server import redis_server  # noqa: F401  (fixture)
+from bot.sources.local import LocalSource
 
 
 @pytest.fixture(params=["redis", "memory"])

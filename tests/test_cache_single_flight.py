@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 import redis
+from cache_stories import inspect_all_bytes, sha256_of
+from redis_server import redis_server  # noqa: F401  (fixture)
 
 from bot.cache import policy
 from bot.cache.memory import MemoryCache
@@ -21,8 +23,6 @@ from bot.errors import ErrorCode
 from bot.report import Report, ReportError, SourceInfo
 from bot.sources.base import Identity
 from bot.sources.local import LocalSource
-from cache_stories import inspect_all_bytes, sha256_of
-from redis_server import redis_server  # noqa: F401  (fixture)
 
 REPO = Path(__file__).resolve().parent.parent
 STORIES = Path(__file__).resolve().parent / "cache_stories.py"

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from bot.analysis import PathArtifact, read_report
-from bot.analysis.compat import check_reports
+from bot.compare.compat import check_reports
 from tests.conftest import FIXTURES, ROOT
 
 pytestmark = pytest.mark.keras

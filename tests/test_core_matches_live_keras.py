@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from bot.analysis import PathArtifact, read_report
-from bot.analysis.keras_classes import strip_registered_prefix
+from bot.analysis.keras.keras_classes import strip_registered_prefix
 from tests.conftest import FIXTURES
 
 FIXTURE_DIR = Path(os.environ.get("CKPTBOT_FIXTURE_DIR", FIXTURES))

@@ -9,8 +9,16 @@ from __future__ import annotations
 import json
 
 from bot.analysis import PathArtifact, read_report
-from bot.analysis.diff import diff_reports
-from bot.report import LayerInfo, OptimizerInfo, Params, Report, ReportError, SourceInfo, WeightInfo
+from bot.compare.diff import diff_reports
+from bot.report import (
+    LayerInfo,
+    OptimizerInfo,
+    Params,
+    Report,
+    ReportError,
+    SourceInfo,
+    WeightInfo,
+)
 from tests.conftest import FIXTURES, run_cli
 
 

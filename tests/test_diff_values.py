@@ -21,7 +21,7 @@ import pytest
 
 from bot import service
 from bot.analysis import PathArtifact, read_report
-from bot.analysis.values import VALUE_BLOCK_BYTES, compare_values
+from bot.compare.values import VALUE_BLOCK_BYTES, compare_values
 from tests.conftest import ROOT
 
 RUN_SCRIPT = r'''

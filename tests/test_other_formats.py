@@ -19,14 +19,13 @@ import zipfile
 
 import numpy as np
 import pytest
-
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.analysis import other_formats as of
-from bot.analysis.flatbuffer import read_tflite_summary
-from bot.analysis.pickle_scan import pickle_storages, split_pickles
-from bot.analysis.artifact import PathArtifact
+from bot.analysis.io.artifact import PathArtifact
+from bot.analysis.others import other_formats as of
+from bot.analysis.wire.flatbuffer import read_tflite_summary
+from bot.analysis.wire.pickle_scan import pickle_storages, split_pickles
 from bot.errors import AnalysisError, ErrorCode
 
 
@@ -343,7 +342,7 @@ def test_the_pickle_scanner_never_fails_on_arbitrary_bytes(blob):
 
 
 def test_a_checkpoint_state_file_pointing_at_nothing_says_what_is_missing(tmp_path):
-    from bot.analysis.tf_bundle import report_from_checkpoint
+    from bot.analysis.tf.tf_bundle import report_from_checkpoint
 
     (tmp_path / "checkpoint").write_text('model_checkpoint_path: "/data/run7/ckpt-42"\n'
                                          'all_model_checkpoint_paths: "/data/run7/ckpt-42"\n')

@@ -7,7 +7,6 @@ from bot import messages
 from bot.errors import ErrorCode
 from tests.conftest import ROOT
 
-
 PUBLIC = {"Contents", "ErrorCode", "Finding", "LayerInfo", "ModelInfo", "OptimizerInfo", "Params", "Reload",
           "ReloadOption", "Report", "ReportError", "Settings", "SizeBreakdown", "SourceInfo", "WeightInfo",
           "__version__", "check", "diff", "inspect"}

@@ -12,8 +12,17 @@ import ast
 import pytest
 
 from bot.analysis import PathArtifact, read_report
-from bot.analysis.advice import add_reload
-from bot.report import Contents, Finding, LayerInfo, ModelInfo, Report, SourceInfo, TrainingInfo, WeightInfo
+from bot.analysis.advice.advisor import add_reload
+from bot.report import (
+    Contents,
+    Finding,
+    LayerInfo,
+    ModelInfo,
+    Report,
+    SourceInfo,
+    TrainingInfo,
+    WeightInfo,
+)
 from tests.conftest import FIXTURES
 
 

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from bot.slack_text import HELP, INSPECT, is_model_file_name, parse_command, parse_mention, references
+from bot.slack_text import (
+    HELP,
+    INSPECT,
+    is_model_file_name,
+    parse_command,
+    parse_mention,
+    references,
+)
 from handlers.questions import SUBCOMMAND_WORDS
 
 

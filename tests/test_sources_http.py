@@ -20,7 +20,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.analysis import read_report  # noqa: E402
-from bot.analysis.artifact import PathArtifact  # noqa: E402
+from bot.analysis.io.artifact import PathArtifact  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.errors import ErrorCode  # noqa: E402
 from bot.isolation import analyze_isolated  # noqa: E402

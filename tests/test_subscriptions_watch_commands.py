@@ -13,7 +13,12 @@ from watch_stories import BOT_TOKEN, FIXTURES, WAIT_FOR_POST_S, copy_in, names_p
 
 from bot.config import Settings
 from bot.watch import start_subscription_watcher
-from handlers.watch_commands import WATCH_SUBCOMMANDS, list_watches, unwatch_target, watch_target
+from handlers.watch_commands import (
+    WATCH_SUBCOMMANDS,
+    list_watches,
+    unwatch_target,
+    watch_target,
+)
 
 ALPHA, BETA = "C0ALPHA", "C0BETA"
 

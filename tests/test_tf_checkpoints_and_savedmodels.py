@@ -21,14 +21,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.analysis import protobuf as pb
-from bot.analysis.artifact import FileObjArtifact, PathArtifact
-from bot.analysis.tf_bundle import (
+from bot.analysis.io.artifact import FileObjArtifact, PathArtifact
+from bot.analysis.tf.tf_bundle import (
     looks_like_bundle_index,
     read_bundle_index,
     report_from_checkpoint,
     report_from_savedmodel,
 )
+from bot.analysis.wire import protobuf as pb
 from bot.errors import AnalysisError, ErrorCode
 
 FIXTURE_CKPT = "tfk__toy__save_weights_ckpt/m.index"

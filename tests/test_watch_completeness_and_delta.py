@@ -11,7 +11,7 @@ from watch_slack_standin import SlackStandin
 from watch_stories import FIXTURES
 
 from bot.analysis import read_report
-from bot.analysis.artifact import PathArtifact
+from bot.analysis.io.artifact import PathArtifact
 from bot.watch.announcer import Announcer, Outcome
 from bot.watch.completeness import MAX_PARSE_ATTEMPTS, Stability
 from bot.watch.delta import delta_between, snapshot_of
@@ -123,7 +123,9 @@ def test_the_loop_is_told_when_the_next_file_will_have_settled():
 
 
 def test_a_rate_limited_post_is_retried_after_retry_after_and_posted_once():
-    from slack_standin import SlackStandIn  # the bot's shared Slack stand-in, which can answer 429
+    from slack_standin import (
+        SlackStandIn,  # the bot's shared Slack stand-in, which can answer 429
+    )
 
     slack = SlackStandIn(bot_token="xoxb-watch").start()
     try:

@@ -14,8 +14,16 @@ import time
 import pytest
 from redis_server import redis_server  # noqa: F401  (fixture)
 from watch_slack_standin import SlackStandin
-from watch_stories import (BOT_TOKEN, FIXTURES, ROOT, WAIT_FOR_POST_S, WatcherProcess, clean_env,
-                           copy_in, names_posted)
+from watch_stories import (
+    BOT_TOKEN,
+    FIXTURES,
+    ROOT,
+    WAIT_FOR_POST_S,
+    WatcherProcess,
+    clean_env,
+    copy_in,
+    names_posted,
+)
 
 CHANNEL = "C0WATCH"
 # The slow writer's pause between chunks: well over the watcher's settle time (0.3 s), so

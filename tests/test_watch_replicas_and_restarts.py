@@ -8,7 +8,13 @@ from collections import Counter
 import pytest
 from redis_server import redis_server  # noqa: F401  (fixture)
 from watch_slack_standin import SlackStandin
-from watch_stories import FIXTURES, WAIT_FOR_POST_S, WatcherProcess, copy_in, names_posted
+from watch_stories import (
+    FIXTURES,
+    WAIT_FOR_POST_S,
+    WatcherProcess,
+    copy_in,
+    names_posted,
+)
 
 CHANNEL = "C0REPLICA"
 

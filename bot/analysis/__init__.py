@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from bot.analysis.artifact import Artifact, FileObjArtifact, PathArtifact
+from bot.analysis.io.artifact import Artifact, FileObjArtifact, PathArtifact
 from bot.errors import AnalysisError, ErrorCode
 from bot.report import Report, ReportError, SourceInfo
 
@@ -22,7 +22,7 @@ __all__ = ["ANALYZER_VERSION", "Artifact", "FileObjArtifact", "PathArtifact", "r
 
 def read_report(artifact: Artifact) -> Report:
     """Everything the bytes say about one artifact. Never raises for bad input."""
-    from bot.analysis import advice
+    from bot.analysis.advice import advisor as advice
 
     size = None if artifact.is_dir() else artifact.size()
     report = Report(source=SourceInfo(artifact.name, artifact.uri, size), format="not-a-model")
@@ -52,7 +52,8 @@ def _read(artifact: Artifact, report: Report) -> Report:
 
 
 def _read_file(kind, artifact: Artifact, f, head: bytes, report: Report) -> Report:
-    from bot.analysis import keras_v3, not_a_model
+    from bot.analysis import not_a_model
+    from bot.analysis.keras import keras_v3
     from bot.analysis.sniff import Kind
 
     if kind is Kind.EMPTY:
@@ -83,13 +84,14 @@ def _read_file(kind, artifact: Artifact, f, head: bytes, report: Report) -> Repo
 
 
 def _read_hdf5(f, report: Report) -> Report:
-    from bot.analysis import h5safe
+    from bot.analysis.io import h5safe
 
     return h5safe.guarded(_read_hdf5_unguarded)(f, report)
 
 
 def _read_hdf5_unguarded(f, report: Report) -> Report:
-    from bot.analysis import h5safe, keras_v3, legacy_h5, v3_weights
+    from bot.analysis.io import h5safe
+    from bot.analysis.keras import keras_v3, legacy_h5, v3_weights
 
     f.seek(0)
     with h5safe.open_h5(f) as h5:
@@ -110,7 +112,7 @@ def _read_hdf5_unguarded(f, report: Report) -> Report:
 def _read_zip(f, artifact: Artifact, report: Report) -> Report:
     import zipfile
 
-    from bot.analysis import keras_v3
+    from bot.analysis.keras import keras_v3
 
     f.seek(0)
     try:
@@ -119,7 +121,7 @@ def _read_zip(f, artifact: Artifact, report: Report) -> Report:
         names = []
     f.seek(0)
     if any(n == "data.pkl" or n.endswith("/data.pkl") for n in names):
-        from bot.analysis import other_formats
+        from bot.analysis.others import other_formats
 
         return _with_source(other_formats.report_from_pytorch_zip(artifact), report)
     if names and all(n.endswith(".npy") for n in names):
@@ -130,7 +132,8 @@ def _read_zip(f, artifact: Artifact, report: Report) -> Report:
 
 
 def _read_dir(d: Artifact, report: Report) -> Report:
-    from bot.analysis import keras_v3, sniff
+    from bot.analysis import sniff
+    from bot.analysis.keras import keras_v3
 
     kind = sniff.sniff_dir(d.listdir())
     if kind is sniff.Kind.KERAS_DIR:
@@ -147,8 +150,8 @@ def _read_dir(d: Artifact, report: Report) -> Report:
 
 
 def _tf_bundle_report(kind, artifact: Artifact, report: Report) -> Report:
-    from bot.analysis import tf_bundle
     from bot.analysis.sniff import Kind
+    from bot.analysis.tf import tf_bundle
 
     if kind in (Kind.SAVED_MODEL_DIR,):
         return _with_source(tf_bundle.report_from_savedmodel(artifact), report)
@@ -159,7 +162,7 @@ def _tf_bundle_report(kind, artifact: Artifact, report: Report) -> Report:
 
 
 def _other_format_report(kind, artifact: Artifact, report: Report) -> Report:
-    from bot.analysis import other_formats
+    from bot.analysis.others import other_formats
     from bot.analysis.sniff import Kind
 
     reader = {

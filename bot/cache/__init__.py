@@ -60,7 +60,9 @@ def make_cache(settings: "Settings") -> Cache:
 def _new_cache(redis_url: str | None, bound_s: float) -> Cache:
     if not redis_url:
         return MemoryCache(wait_bound_s=bound_s)
-    from bot.cache.redis_cache import RedisCache  # imports redis-py only when it is used
+    from bot.cache.redis_cache import (
+        RedisCache,  # imports redis-py only when it is used
+    )
 
     return RedisCache(redis_url, lock_ttl_s=bound_s, wait_bound_s=bound_s)
 

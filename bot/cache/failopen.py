@@ -21,7 +21,12 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from bot.cache.breaker import FAIL_MAX, RESET_TIMEOUT_SECONDS, CircuitBreaker, RedisUnavailable
+from bot.cache.breaker import (
+    FAIL_MAX,
+    RESET_TIMEOUT_SECONDS,
+    CircuitBreaker,
+    RedisUnavailable,
+)
 
 log = logging.getLogger("ckptbot.cache")
 

@@ -27,7 +27,11 @@ from bot.cache.breaker import RedisUnavailable
 from bot.cache.failopen import FailOpenRedis
 from bot.cache.local import SingleFlight, TtlLru
 from bot.cache.memory import (
-    DEFAULT_WAIT_BOUND_SECONDS, ONCE_MAX_ENTRIES, Compute, Counters, Revalidate,
+    DEFAULT_WAIT_BOUND_SECONDS,
+    ONCE_MAX_ENTRIES,
+    Compute,
+    Counters,
+    Revalidate,
 )
 from bot.report import Report
 from bot.sources.base import Identity

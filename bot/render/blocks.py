@@ -12,8 +12,15 @@ from typing import Any
 
 from bot.messages import human_bytes, human_int
 from bot.render import verdict as v
-from bot.render.block_limits import (MAX_BUTTON_TEXT, MAX_FALLBACK_TEXT, MAX_FIELD_TEXT, MAX_HEADER_TEXT,
-                                     MAX_SECTION_TEXT, clip, limit_violations)
+from bot.render.block_limits import (
+    MAX_BUTTON_TEXT,
+    MAX_FALLBACK_TEXT,
+    MAX_FIELD_TEXT,
+    MAX_HEADER_TEXT,
+    MAX_SECTION_TEXT,
+    clip,
+    limit_violations,
+)
 from bot.report import Report
 
 Blocks = list[dict[str, Any]]
@@ -216,7 +223,7 @@ def _bullets(items: list[str], more_hint: str) -> str:
 
 
 def result_blocks(title: str, result: Any) -> tuple[str, Blocks]:
-    """`diff` and `check` answers (bot.diffcheck_report): headline, then the lines that matter."""
+    """`diff` and `check` answers (bot.compare.results): headline, then the lines that matter."""
     data = result.to_dict() if hasattr(result, "to_dict") else dict(result)
     error = data.get("error")
     if error:

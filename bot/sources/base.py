@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from bot.analysis.artifact import Artifact
+from bot.analysis.io.artifact import Artifact
 from bot.errors import CkptbotError, ErrorCode
 
 

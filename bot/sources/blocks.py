@@ -17,7 +17,7 @@ import os
 from collections import OrderedDict
 from typing import Protocol
 
-from bot.analysis.windows import PositionedReader
+from bot.analysis.io.windows import PositionedReader
 from bot.sources.base import SourceError
 
 HEAD_BYTES = 1024 * 1024  # superblock + root group + legacy model_config (< 160 KB) + .keras JSON

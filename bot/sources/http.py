@@ -16,8 +16,14 @@ from urllib.parse import quote, unquote, urljoin, urlsplit
 from bot.sources.base import Forbidden, Identity, SourceError, Unreachable
 from bot.sources.blocks import HEAD_BYTES, TAIL_BYTES
 from bot.sources.limits import ReadBudget
-from bot.sources.remote import (OpenedFile, RemoteArtifact, download_to_temp, exists_or_none, open_ranged,
-                                with_tail_alongside)
+from bot.sources.remote import (
+    OpenedFile,
+    RemoteArtifact,
+    download_to_temp,
+    exists_or_none,
+    open_ranged,
+    with_tail_alongside,
+)
 from bot.sources.ssrf import VettedURL
 from bot.sources.transport import PinnedClient, Response, raise_for_status
 

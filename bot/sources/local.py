@@ -13,7 +13,7 @@ import os
 import stat
 from urllib.parse import unquote, urlsplit
 
-from bot.analysis.artifact import PathArtifact
+from bot.analysis.io.artifact import PathArtifact
 from bot.sources.base import Forbidden, Identity, NotFound
 
 CHECKPOINT_INDEX_SUFFIX = ".index"

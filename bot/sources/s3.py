@@ -15,11 +15,24 @@ import posixpath
 import re
 from typing import Any, Callable
 
-from bot.sources.base import Forbidden, Identity, NotFound, SourceError, SourceTimeout, Unreachable
+from bot.sources.base import (
+    Forbidden,
+    Identity,
+    NotFound,
+    SourceError,
+    SourceTimeout,
+    Unreachable,
+)
 from bot.sources.blocks import HEAD_BYTES, TAIL_BYTES
 from bot.sources.limits import ReadBudget
-from bot.sources.remote import (OpenedFile, RemoteArtifact, download_to_temp, exists_or_none, open_ranged,
-                                with_tail_alongside)
+from bot.sources.remote import (
+    OpenedFile,
+    RemoteArtifact,
+    download_to_temp,
+    exists_or_none,
+    open_ranged,
+    with_tail_alongside,
+)
 
 _S3_URL = re.compile(r"^s3://([a-z0-9][a-z0-9.\-]{1,61}[a-z0-9])/(.+)$")
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+)")

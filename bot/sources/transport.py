@@ -15,7 +15,13 @@ import ssl
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
-from bot.sources.base import Forbidden, NotFound, SourceError, SourceTimeout, Unreachable
+from bot.sources.base import (
+    Forbidden,
+    NotFound,
+    SourceError,
+    SourceTimeout,
+    Unreachable,
+)
 from bot.sources.limits import ReadBudget
 from bot.sources.ssrf import MAX_REDIRECTS, VettedURL, vet_url
 

@@ -18,7 +18,13 @@ from typing import Any, Callable
 
 from bot.watch.announcer import Announcer, Outcome
 from bot.watch.completeness import Stability
-from bot.watch.scanner import Observation, is_s3_target, name_filter, scan_local, scan_s3
+from bot.watch.scanner import (
+    Observation,
+    is_s3_target,
+    name_filter,
+    scan_local,
+    scan_s3,
+)
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.render.block_limits import MAX_FALLBACK_TEXT, MAX_SECTION_TEXT, clip, limit_violations
+from bot.render.block_limits import (
+    MAX_FALLBACK_TEXT,
+    MAX_SECTION_TEXT,
+    clip,
+    limit_violations,
+)
 from bot.render.blocks import context, escape, section, unfurl_blocks
 from bot.render.verdict import params_line, size_line, verdict
 from bot.report import Report

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import h5py
 
-from bot.analysis import assemble, h5safe
-from bot.analysis.assemble import WeightRecord
-from bot.analysis.config_walk import LayerSpec, ModelSpec, describe_model
-from bot.analysis.keras_classes import (
+from bot.analysis.io import h5safe
+from bot.analysis.keras import assemble
+from bot.analysis.keras.assemble import WeightRecord
+from bot.analysis.keras.config_walk import LayerSpec, ModelSpec, describe_model
+from bot.analysis.keras.keras_classes import (
     BUILTIN_LAYERS,
     is_state_weight,
     strip_registered_prefix,

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.analysis.tf_checkpoint import LAYER_EDGE
+from bot.analysis.tf.tf_checkpoint import LAYER_EDGE
 from bot.report import Reload, ReloadOption
 
 if TYPE_CHECKING:
-    from bot.analysis.tf_checkpoint import BundleVariables
-    from bot.analysis.tf_savedmodel import GraphSummary
+    from bot.analysis.tf.tf_checkpoint import BundleVariables
+    from bot.analysis.tf.tf_savedmodel import GraphSummary
 
 
 def checkpoint_reload(prefix: str, found: BundleVariables) -> Reload:

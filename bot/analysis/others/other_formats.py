@@ -13,10 +13,10 @@ import json
 import zipfile
 from typing import Any, BinaryIO
 
-from bot.analysis import protobuf as pb
-from bot.analysis.artifact import Artifact
-from bot.analysis.flatbuffer import read_tflite_summary
-from bot.analysis.pickle_scan import pickle_storages, split_pickles
+from bot.analysis.io.artifact import Artifact
+from bot.analysis.wire import protobuf as pb
+from bot.analysis.wire.flatbuffer import read_tflite_summary
+from bot.analysis.wire.pickle_scan import pickle_storages, split_pickles
 from bot.errors import AnalysisError, ErrorCode
 from bot.report import Contents, Params, Reload, ReloadOption, Report, SourceInfo
 

@@ -23,7 +23,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from bot.analysis import protobuf as pb
+from bot.analysis.wire import protobuf as pb
 from bot.errors import AnalysisError, ErrorCode
 
 TABLE_MAGIC = bytes.fromhex("57fb808b247547db")  # kTableMagicNumber 0xdb4775248b80fb57, LE
@@ -377,14 +377,14 @@ def _masked_crc32c(data: bytes | memoryview) -> int:
 
 
 def report_from_checkpoint(artifact):  # type: ignore[no-untyped-def]
-    """A TF checkpoint's Report: see `bot.analysis.tf_checkpoint.report_from_checkpoint`."""
-    from bot.analysis.tf_checkpoint import report_from_checkpoint as read
+    """A TF checkpoint's Report: see `bot.analysis.tf.tf_checkpoint.report_from_checkpoint`."""
+    from bot.analysis.tf.tf_checkpoint import report_from_checkpoint as read
 
     return read(artifact)
 
 
 def report_from_savedmodel(artifact):  # type: ignore[no-untyped-def]
-    """A SavedModel folder's Report: see `bot.analysis.tf_savedmodel.report_from_savedmodel`."""
-    from bot.analysis.tf_savedmodel import report_from_savedmodel as read
+    """A SavedModel folder's Report: see `bot.analysis.tf.tf_savedmodel.report_from_savedmodel`."""
+    from bot.analysis.tf.tf_savedmodel import report_from_savedmodel as read
 
     return read(artifact)

@@ -9,8 +9,8 @@ cleanly; when names differ in style (old v3 files only number variables) they pa
 
 from __future__ import annotations
 
-from bot.analysis.compat import file_ref
-from bot.diffcheck_report import DiffReport, LayerChange, WeightChange
+from bot.compare.compat import file_ref
+from bot.compare.results import DiffReport, LayerChange, WeightChange
 from bot.report import LayerInfo, Report, ReportError, WeightInfo
 
 

@@ -1,6 +1,6 @@
 """`diff --values`: how far each weight moved between two files, read block by block.
 
-The two Reports say which weights pair up (bot.analysis.diff); this module finds each weight's
+The two Reports say which weights pair up (bot.compare.diff); this module finds each weight's
 HDF5 dataset in its file (legacy H5 through `weight_names`, v3 files through the layer's group
 path, `.keras` archives through the stored `model.weights.h5` member, sharded weights across
 their shards) and compares the numbers in blocks of at most VALUE_BLOCK_BYTES per side, so
@@ -21,10 +21,10 @@ from typing import Iterator
 import h5py
 import numpy as np
 
-from bot.analysis import h5safe
-from bot.analysis.artifact import Artifact
-from bot.analysis.diff import layer_pairs, weight_key, weight_pairs
-from bot.diffcheck_report import ValueDelta
+from bot.analysis.io import h5safe
+from bot.analysis.io.artifact import Artifact
+from bot.compare.diff import layer_pairs, weight_key, weight_pairs
+from bot.compare.results import ValueDelta
 from bot.errors import AnalysisError, ErrorCode
 from bot.report import LayerInfo, Report
 
@@ -82,7 +82,7 @@ def _datasets(art: Artifact, report: Report) -> Iterator[dict[str, list[h5py.Dat
 
 
 def _open_h5_files(art: Artifact, report: Report, stack: contextlib.ExitStack) -> list:
-    from bot.analysis.keras_v3 import WEIGHTS_H5, _member_file
+    from bot.analysis.keras.keras_v3 import WEIGHTS_H5, _member_file
 
     if report.format == "keras-v3-archive":
         if art.is_dir():

@@ -12,16 +12,39 @@ and tests/fixtures/keras/expected.json); tests/test_reload_advice_matrix.py runs
 
 from __future__ import annotations
 
-from bot.analysis import advice_snippets as s
-from bot.analysis.advice_errors import (
-    E_BF16, E_K1_CONFIG, E_K3_BARE_SEQUENTIAL, E_K3_K213_ARCHIVE, E_K3_MIXED_K2, E_K3_NESTED_K2, E_K3_NOT_SUPPORTED,
-    E_K3_RNN_K2, E_K3_TFK_ARCHIVE, E_NO_VARS, E_NOT_ZIP, E_TFK_K3_ARCHIVE, E_TFK_K3_CONFIG, E_TFK_NOT_SAVEDMODEL,
-    E_TFK_SHARDED, K2_RNN_CLASSES, K3_H5_FAILING_LOSS_ALIASES, MODEL_CLASSES, SEQUENTIAL_DICT_CONFIG_SINCE,
+from bot.analysis.advice import snippets as s
+from bot.analysis.advice.errors import (
+    E_BF16,
+    E_K1_CONFIG,
+    E_K3_BARE_SEQUENTIAL,
+    E_K3_K213_ARCHIVE,
+    E_K3_MIXED_K2,
+    E_K3_NESTED_K2,
+    E_K3_NOT_SUPPORTED,
+    E_K3_RNN_K2,
+    E_K3_TFK_ARCHIVE,
+    E_NO_VARS,
+    E_NOT_ZIP,
+    E_TFK_K3_ARCHIVE,
+    E_TFK_K3_CONFIG,
+    E_TFK_NOT_SAVEDMODEL,
+    E_TFK_SHARDED,
+    K2_RNN_CLASSES,
+    K3_H5_FAILING_LOSS_ALIASES,
+    MODEL_CLASSES,
+    SEQUENTIAL_DICT_CONFIG_SINCE,
     counter_gap,
 )
-from bot.analysis.advice_facts import (
-    custom_names, has_bfloat16, has_finding, is_keras0_layout, is_keras_checkpoint, layer_classes, string_losses,
-    writer_of, writer_version,
+from bot.analysis.advice.facts import (
+    custom_names,
+    has_bfloat16,
+    has_finding,
+    is_keras0_layout,
+    is_keras_checkpoint,
+    layer_classes,
+    string_losses,
+    writer_of,
+    writer_version,
 )
 from bot.report import Reload, ReloadOption, Report
 

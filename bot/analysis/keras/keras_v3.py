@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 if TYPE_CHECKING:
     import h5py
 
-from bot.analysis import assemble, h5safe, v3_weights
-from bot.analysis.artifact import Artifact
-from bot.analysis.config_walk import ModelSpec, describe_model
-from bot.analysis.windows import OffsetWindow
+from bot.analysis.io import h5safe
+from bot.analysis.io.artifact import Artifact
+from bot.analysis.io.windows import OffsetWindow
+from bot.analysis.keras import assemble, v3_weights
+from bot.analysis.keras.config_walk import ModelSpec, describe_model
 from bot.errors import AnalysisError, ErrorCode
 from bot.report import Contents, Report
 

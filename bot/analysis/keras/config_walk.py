@@ -12,7 +12,7 @@ import binascii
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-from bot.analysis.keras_classes import (
+from bot.analysis.keras.keras_classes import (
     BUILTIN_LAYERS,
     MODEL_CLASSES,
     strip_registered_prefix,

@@ -11,8 +11,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from bot.analysis.config_walk import ModelSpec, lambda_code_summary
-from bot.analysis.keras_classes import strip_registered_prefix
+from bot.analysis.keras.config_walk import ModelSpec, lambda_code_summary
+from bot.analysis.keras.keras_classes import strip_registered_prefix
 from bot.report import (
     LayerInfo,
     ModelInfo,
@@ -203,7 +203,7 @@ WIDELY_INSTALLED_KERAS = (3, 10)
 
 def add_training_findings(report: Report, loss: Any) -> None:
     """Custom losses need their code at load time too (unless compile=False)."""
-    from bot.analysis.keras_classes import BUILTIN_LOSSES
+    from bot.analysis.keras.keras_classes import BUILTIN_LOSSES
 
     names = []
     for item in (loss.values() if isinstance(loss, dict) else loss if isinstance(loss, list) else [loss]):

@@ -13,9 +13,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.analysis import protobuf as pb
-from bot.analysis.artifact import Artifact
-from bot.analysis.assemble import (
+from bot.analysis.io.artifact import Artifact
+from bot.analysis.keras.assemble import (
     WeightRecord,
     add_model_findings,
     layers_from_records,
@@ -25,8 +24,8 @@ from bot.analysis.assemble import (
     size_breakdown,
     training_info,
 )
-from bot.analysis.tf_bundle import DTYPES
-from bot.analysis.tf_checkpoint import (
+from bot.analysis.tf.tf_bundle import DTYPES
+from bot.analysis.tf.tf_checkpoint import (
     BundleVariables,
     Variable,
     is_state_variable,
@@ -39,8 +38,9 @@ from bot.analysis.tf_checkpoint import (
     trainable_from_graph_or_slots,
     weight_records,
 )
+from bot.analysis.tf.tf_reload import savedmodel_reload
+from bot.analysis.wire import protobuf as pb
 from bot.errors import AnalysisError, ErrorCode
-from bot.analysis.tf_reload import savedmodel_reload
 from bot.report import Contents, Report, SourceInfo
 
 # saved_model.pb holds the whole graph; models with frozen constants reach hundreds of MB.
@@ -180,7 +180,7 @@ def report_from_savedmodel(folder: Artifact) -> Report:
 
 
 def _describe_keras_model(metadata: KerasMetadata, report: Report):  # type: ignore[no-untyped-def]
-    from bot.analysis.config_walk import describe_model
+    from bot.analysis.keras.config_walk import describe_model
 
     root = metadata.root
     report.keras_version = str(root["keras_version"]) if root.get("keras_version") else None

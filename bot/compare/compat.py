@@ -15,8 +15,8 @@ The verdict's `keras_error` uses the words Keras prints, so users can match what
 
 from __future__ import annotations
 
-from bot.analysis.keras_classes import to_snake_case
-from bot.diffcheck_report import CheckReport, FileRef, LayerCheck
+from bot.analysis.keras.keras_classes import to_snake_case
+from bot.compare.results import CheckReport, FileRef, LayerCheck
 from bot.report import LayerInfo, Report, ReportError
 
 V3_FORMATS = ("keras-v3-weights", "keras-v3-sharded-weights", "keras-v3-archive")

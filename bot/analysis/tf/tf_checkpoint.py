@@ -12,10 +12,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from bot.analysis.artifact import Artifact
-from bot.analysis.assemble import WeightRecord
-from bot.analysis.keras_classes import BUILTIN_OPTIMIZERS, STATE_WEIGHT_NAMES
-from bot.analysis.tf_bundle import (
+from bot.analysis.io.artifact import Artifact
+from bot.analysis.keras.assemble import WeightRecord
+from bot.analysis.keras.keras_classes import BUILTIN_OPTIMIZERS, STATE_WEIGHT_NAMES
+from bot.analysis.tf.tf_bundle import (
     OBJECT_GRAPH_KEY,
     SHARD_NAME,
     VARIABLE_SUFFIX,
@@ -334,8 +334,13 @@ def total_bytes(found: BundleVariables) -> int | None:
 
 def report_from_checkpoint(artifact: Artifact) -> Report:
     """Describe a TF checkpoint from its `.index` (or its `checkpoint` file, or a data shard)."""
-    from bot.analysis.assemble import layers_from_records, optimizer_info, params_from_records, size_breakdown
-    from bot.analysis.tf_reload import checkpoint_reload
+    from bot.analysis.keras.assemble import (
+        layers_from_records,
+        optimizer_info,
+        params_from_records,
+        size_breakdown,
+    )
+    from bot.analysis.tf.tf_reload import checkpoint_reload
     from bot.report import Contents, SourceInfo
 
     report = Report(source=SourceInfo(artifact.name, artifact.uri, artifact.size()), format="tf-checkpoint")

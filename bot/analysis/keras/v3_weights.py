@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 
 import h5py
 
-from bot.analysis import h5safe
-from bot.analysis.assemble import WeightRecord
-from bot.analysis.config_walk import LayerSpec
-from bot.analysis.keras_classes import (
+from bot.analysis.io import h5safe
+from bot.analysis.keras.assemble import WeightRecord
+from bot.analysis.keras.config_walk import LayerSpec
+from bot.analysis.keras.keras_classes import (
     BUILTIN_LAYERS,
     strip_registered_prefix,
     to_snake_case,

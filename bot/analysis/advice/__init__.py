@@ -1,0 +1,1 @@
+"""The reload advisor: what each Keras does with the file, and the snippet that works."""

@@ -1,0 +1,1 @@
+"""Byte windows onto files and members, and the guarded HDF5 reader."""

@@ -1,0 +1,1 @@
+"""Other frameworks' files, named and counted, never loaded: ONNX, TFLite, safetensors, PyTorch, NumPy."""

@@ -1,0 +1,1 @@
+"""TensorFlow checkpoints (tensor bundles) and SavedModels."""

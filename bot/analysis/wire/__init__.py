@@ -1,0 +1,1 @@
+"""Decoders for wire formats the readers meet: protobuf, flatbuffers, pickle opcodes."""

@@ -1,0 +1,1 @@
+"""Comparing two artifacts: diff, weights-vs-architecture check, value deltas."""
