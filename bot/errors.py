@@ -33,6 +33,7 @@ class ErrorCode(str, enum.Enum):
     BLOCKED = "blocked"  # the link points somewhere the bot may not connect to
     TOO_LARGE = "too-large"  # bigger than the bot is allowed to read
     UNREACHABLE = "unreachable"  # network failure talking to the source
+    CHANGED = "changed"  # the file was replaced while it was being read
     INTERNAL = "internal"  # a bug in ckptbot; the report says so rather than crashing
 
 

@@ -151,9 +151,3 @@ def exists_or_none(artifact: RemoteArtifact) -> RemoteArtifact | None:
         return None
     return artifact
 
-
-def check_exact(data: bytes, start: int, end: int) -> bytes:
-    if len(data) != end - start:
-        raise SourceError(f"The server sent {len(data)} bytes for a range of {end - start}.")
-    return data
-
