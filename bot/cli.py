@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("source")
     i.add_argument("--json", action="store_true", help="print the JSON report only")
     i.add_argument("--all-layers", action="store_true", help="show every layer in the table")
-    i.add_argument("--no-cache", action="store_true", help="do not use REDIS_URL's cache")
+    i.add_argument("--no-cache", action="store_true", help="do not use REDIS_URL's cache (remote files)")
 
     d = sub.add_parser("diff", help="what changed between two checkpoints")
     d.add_argument("a")
@@ -85,11 +85,11 @@ class _ConfigError(Exception):
     pass
 
 
-def _settings(**overrides):
+def _settings(*, local_only: bool = False, **overrides):
     from bot.config import cli_settings
 
     try:
-        return cli_settings(**overrides)
+        return cli_settings(local_only=local_only, **overrides)
     except ValueError as exc:  # pydantic's ValidationError is a ValueError
         errors = getattr(exc, "errors", lambda: [{}])()
         name = (errors[0].get("loc") or ["?"])[0] if errors else "?"
@@ -98,10 +98,13 @@ def _settings(**overrides):
 
 def _inspect(args: argparse.Namespace) -> int:
     from bot import service
+    from bot.sources import is_local
 
-    settings = _settings()
+    # A local file is read faster than Redis is imported and asked: the cache is for remote files.
+    local = is_local(args.source)
+    settings = _settings(local_only=local)
     cache = None
-    if settings.redis_url and not args.no_cache:
+    if settings.redis_url and not args.no_cache and not local:
         from bot.cache import make_cache
 
         cache = make_cache(settings)
@@ -120,7 +123,10 @@ def _inspect(args: argparse.Namespace) -> int:
 def _diff(args: argparse.Namespace) -> int:
     from bot import service
 
-    result = service.diff(args.a, args.b, _settings(), allow_any_local=True, values=args.values)
+    from bot.sources import is_local
+
+    settings = _settings(local_only=is_local(args.a) and is_local(args.b))
+    result = service.diff(args.a, args.b, settings, allow_any_local=True, values=args.values)
     if args.json:
         sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
     else:
@@ -133,7 +139,10 @@ def _diff(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     from bot import service
 
-    result = service.check(args.weights, args.against, _settings(), allow_any_local=True)
+    from bot.sources import is_local
+
+    settings = _settings(local_only=is_local(args.weights) and is_local(args.against))
+    result = service.check(args.weights, args.against, settings, allow_any_local=True)
     if args.json:
         sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
     else:
