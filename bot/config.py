@@ -16,17 +16,18 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from bot.defaults import (
+    DEFAULT_FILE_HOSTS,
+    DEFAULT_PORT,
+    DEFAULT_SLACK_API_URL,
+    MAX_READ_BYTES,
+    MAX_REQUESTS,
+    MAX_WALL_SECONDS,
+    PARSER_MEMORY_BYTES,
+)
+
 if TYPE_CHECKING:  # pragma: no cover
     from bot.settings import Settings
-
-# Sizes and times with their reasons; every limit is overridable from the environment.
-MAX_READ_BYTES = 512 * 1024**2  # a metadata walk reads < 1 % of a file; 512 MB bounds a download fallback
-MAX_WALL_SECONDS = 60.0  # Slack users wait; a healthy 5 GB remote inspection takes ~1 s
-MAX_REQUESTS = 1000  # range requests per inspection (remote-reads.md §9.2 budget ceiling)
-PARSER_MEMORY_BYTES = 1024 * 1024**2  # address-space cap of a parser child (h5py + numpy need ~300 MB)
-DEFAULT_SLACK_API_URL = "https://slack.com/api/"
-DEFAULT_FILE_HOSTS = ("files.slack.com",)
-DEFAULT_PORT = 3000
 
 # What a CLI read of a local file consults (isolation's limits); the CLI reads any local path its
 # user passes, so CKPTBOT_LOCAL_ROOTS is not among them, and it does not use the Redis cache.
@@ -52,15 +53,6 @@ class DefaultSettings:
     max_requests: int = MAX_REQUESTS
     parser_memory_bytes: int = PARSER_MEMORY_BYTES
     webhook_secret: str | None = None
-
-
-def split_list(value: object, sep: str) -> list[str]:
-    """"a, b" or ["a", "b"] → ["a", "b"]: list variables are written separated."""
-    if value is None:
-        return []
-    if isinstance(value, (list, tuple)):
-        return [str(v).strip() for v in value if str(v).strip()]
-    return [p.strip() for p in str(value).split(sep) if p.strip()]
 
 
 def __getattr__(name: str) -> Any:

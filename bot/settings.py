@@ -14,7 +14,7 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from bot.config import (
+from bot.defaults import (
     DEFAULT_FILE_HOSTS,
     DEFAULT_PORT,
     DEFAULT_SLACK_API_URL,
@@ -22,8 +22,16 @@ from bot.config import (
     MAX_REQUESTS,
     MAX_WALL_SECONDS,
     PARSER_MEMORY_BYTES,
-    split_list,
 )
+
+
+def split_list(value: object, sep: str) -> list[str]:
+    """"a, b" or ["a", "b"] → ["a", "b"]: list variables are written separated."""
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return [str(v).strip() for v in value if str(v).strip()]
+    return [p.strip() for p in str(value).split(sep) if p.strip()]
 
 
 class Settings(BaseSettings):
