@@ -6,7 +6,7 @@ a link understands.  Renderers (Slack, terminal) and the JSON report use these t
 
 from __future__ import annotations
 
-from bot.errors import ErrorCode
+from bot.error_codes import ErrorCode
 
 _DEFAULTS: dict[ErrorCode, str] = {
     ErrorCode.EMPTY: "The file is empty (0 bytes): the save or the upload did not finish. "

@@ -21,13 +21,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.analysis import read_report
 from bot.analysis.io.artifact import FileObjArtifact, PathArtifact
-from bot.analysis.tf.tf_bundle import (
-    looks_like_bundle_index,
-    read_bundle_index,
-    report_from_checkpoint,
-    report_from_savedmodel,
-)
+from bot.analysis.tf.tf_bundle import looks_like_bundle_index, read_bundle_index
+from bot.analysis.tf.tf_checkpoint import report_from_checkpoint
 from bot.analysis.wire import protobuf as pb
 from bot.errors import AnalysisError, ErrorCode
 
@@ -39,10 +36,11 @@ def _committed(expected, fmt):
 
 
 def _report(path):
-    path = str(path)
-    artifact = PathArtifact(path)
-    return report_from_savedmodel(artifact) if os.path.isdir(path) and os.path.exists(
-        os.path.join(path, "saved_model.pb")) else report_from_checkpoint(artifact)
+    """What users get (the reader, then the advisor); errors raise, as the readers do."""
+    report = read_report(PathArtifact(str(path)))
+    if report.error is not None:
+        raise AnalysisError(ErrorCode(report.error.code), report.error.message)
+    return report
 
 
 def _weighted_layers(entry):

@@ -228,6 +228,10 @@ def _entry_bytes(shard_file: BinaryIO, shard_size: int | None, entry: "BundleEnt
     return raw if len(raw) == entry.size else None
 
 
+# The object-graph edge Keras names a layer by ("layer-3", "layer_with_weights-0").
+LAYER_EDGE = re.compile(r"^(layer_with_weights|layer)-\d+$")
+
+
 @dataclass
 class ObjectGraph:
     """The `TrackableObjectGraph` saved beside the variables: who owns which variable.
@@ -375,16 +379,3 @@ def _masked_crc32c(data: bytes | memoryview) -> int:
     crc = crc32c(data)
     return ((((crc >> 15) | (crc << 17)) & UINT32) + CRC_MASK_DELTA) & UINT32
 
-
-def report_from_checkpoint(artifact):  # type: ignore[no-untyped-def]
-    """A TF checkpoint's Report: see `bot.analysis.tf.tf_checkpoint.report_from_checkpoint`."""
-    from bot.analysis.tf.tf_checkpoint import report_from_checkpoint as read
-
-    return read(artifact)
-
-
-def report_from_savedmodel(artifact):  # type: ignore[no-untyped-def]
-    """A SavedModel folder's Report: see `bot.analysis.tf.tf_savedmodel.report_from_savedmodel`."""
-    from bot.analysis.tf.tf_savedmodel import report_from_savedmodel as read
-
-    return read(artifact)
