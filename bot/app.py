@@ -259,7 +259,7 @@ def _serve_socket_mode(app: "App", settings: "Settings", host: str, port: int,
 
     # Threaded: a webhook's inspection must not hold up health checks.
     server_class = type("ThreadingWSGIServer", (ThreadingMixIn, WSGIServer), {"daemon_threads": True})
-    httpd = make_server(host, port, health, server_class=server_class)
+    httpd: WSGIServer = make_server(host, port, health, server_class=server_class)
     threading.Thread(target=httpd.serve_forever, name="healthz", daemon=True).start()
     log.info("Socket Mode: connecting to Slack; health on http://%s:%s%s", host, port, HEALTH_PATH)
     handler.start()  # blocks

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Sequence
+from typing import Any, NoReturn, Sequence
 
 from bot.exit_codes import (
     EXIT_CHECK_FAILS,
@@ -29,7 +29,7 @@ __doc__ = (__doc__ or "") + TABLE
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse's default exit code 2 would read as "not a model"
+    def error(self, message: str) -> NoReturn:  # argparse's default exit code 2 would read as "not a model"
         self.print_usage(sys.stderr)
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
@@ -94,7 +94,7 @@ def _settings(*, local_only: bool = False, **overrides):
     try:
         return cli_settings(local_only=local_only, **overrides)
     except ValueError as exc:  # pydantic's ValidationError is a ValueError
-        errors = getattr(exc, "errors", lambda: [{}])()
+        errors: list[Any] = getattr(exc, "errors", lambda: [{}])()
         name = (errors[0].get("loc") or ["?"])[0] if errors else "?"
         raise _ConfigError(f"{name}: {errors[0].get('msg') if errors else exc}") from None
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Mapping
 
 from bot.analysis.io.artifact import Artifact
 from bot.analysis.keras.assemble import WeightRecord
@@ -288,7 +289,7 @@ def is_state_variable(var: Variable) -> bool:
         var.name.rsplit("/", 1)[-1].split(":")[0] in STATE_WEIGHT_NAMES
 
 
-def weight_records(found: BundleVariables, trainable: dict[str, bool | None],
+def weight_records(found: BundleVariables, trainable: Mapping[str, bool | None],
                    names: dict[str, str] | None = None) -> list[WeightRecord]:
     """One WeightRecord per model weight, grouped under its layer's display name."""
     names = names if names is not None else layer_display_names(found.weights)
