@@ -3,10 +3,13 @@
 A ~1.6 GB model (24 x Dense(4096)) is saved once as legacy .h5 and as .keras (cached in
 --workdir).  For each file, in one run, each of these runs as its own process:
   ckptbot   `ckptbot inspect FILE --json` (isolation on, as users run it)
+  +env      the same with the bot's configuration in the environment (CKPTBOT_LOCAL_ROOTS and
+            REDIS_URL of a live redis-server, SLACK_BOT_TOKEN): an operator on the bot's machine
   floor     a bare h5py metadata walk (open, visit every dataset's shape): the least any reader must do
   keras     `keras.models.load_model(FILE)` + `count_params()`
 and we print wall time, peak RSS, ratios, and the bytes `read_report` reads (counted on the file object).
-Targets: ckptbot within 2x of the floor and >= 30x faster than load_model; <= 150 MB RSS; <= 1 % read.
+Targets: ckptbot (bare and +env) within 2x of the floor and >= 30x faster than load_model;
+<= 150 MB RSS; <= 1 % read.
 
     python benchmarks/bench_inspect.py [--workdir /tmp/ckptbot-bench] [--repeat 3]
 """
@@ -71,10 +74,10 @@ KERAS = textwrap.dedent("""
 """)
 
 
-def run_measured(argv: list[str]) -> tuple[float, float]:
+def run_measured(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
     """(wall seconds, peak RSS in MB) of one child process."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT, env=env)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
     if os.waitstatus_to_exitcode(status) != 0:
@@ -134,12 +137,25 @@ def main() -> None:
         print(f"building the ~1.6 GB model into {work} …", flush=True)
         subprocess.run([sys.executable, "-c", MAKE, str(h5), str(ks)], check=True, cwd=ROOT,
                        stderr=subprocess.DEVNULL)
+    sys.path.insert(0, str(ROOT / "tests"))
+    from redis_server import RedisServer
+
+    redis = RedisServer(work).start()
+    try:
+        _compare(h5, ks, args, {**os.environ, "CKPTBOT_LOCAL_ROOTS": str(work), "REDIS_URL": redis.url,
+                                "SLACK_BOT_TOKEN": "xoxb-bench"})
+    finally:
+        redis.kill()
+
+
+def _compare(h5: Path, ks: Path, args: argparse.Namespace, bot_env: dict[str, str]) -> None:
     ckptbot = [sys.executable, "-m", "bot.cli", "inspect"]
     print(f"{'file':<10} {'method':<9} {'wall s (median)':>16} {'peak RSS MB':>12}")
     for path in (h5, ks):
         size = path.stat().st_size
-        results = {}
+        results: dict[str, list[tuple[float, float]]] = {}
         methods = {"ckptbot": ckptbot + [str(path), "--json"],
+                   "+env": ckptbot + [str(path), "--json"],
                    "floor": [sys.executable, "-c", FLOOR, str(path)]}
         if not args.skip_keras:
             methods["keras"] = [sys.executable, "-c", KERAS, str(path)]
@@ -147,7 +163,8 @@ def main() -> None:
             for name, argv in methods.items():
                 if name == "keras" and name in results and len(results[name]) >= 1:
                     continue  # load_model is slow; once is enough for a >= 30x ratio
-                results.setdefault(name, []).append(run_measured(argv))
+                env = bot_env if name == "+env" else None
+                results.setdefault(name, []).append(run_measured(argv, env))
         for name, runs in results.items():
             wall = statistics.median(r[0] for r in runs)
             rss = max(r[1] for r in runs)
@@ -157,6 +174,8 @@ def main() -> None:
         print(f"  size {size / 1e9:.2f} GB · params {report['params']['total']:,} · "
               f"read {n:,} bytes in {reads} reads = {100 * n / size:.4f} % of the file")
         print(f"  ckptbot / floor = {med['ckptbot'] / med['floor']:.2f}x (target <= 2x)")
+        print(f"  ckptbot with CKPTBOT_LOCAL_ROOTS + REDIS_URL set / floor = "
+              f"{med['+env'] / med['floor']:.2f}x (target <= 2x)")
         if "keras" in med:
             print(f"  load_model / ckptbot = {med['keras'] / med['ckptbot']:.1f}x faster (target >= 30x)")
         print(f"  ckptbot peak RSS {max(r[1] for r in results['ckptbot']):.0f} MB (target <= 150 MB)")

@@ -21,6 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
+from bot.exit_codes import EXIT_CONFIG
+
 if TYPE_CHECKING:
     from slack_bolt import App
 
@@ -46,7 +48,6 @@ HEALTH_PATH = "/healthz"
 HOOK_PATH = "/hooks/checkpoint"
 # Pre-started parser children of the bot: as many as inspections run at once (handlers/backend.py).
 PARSER_WORKERS = 4
-EXIT_CONFIG = 4  # bot/cli.py's EXIT_CONFIG: bad or missing configuration
 
 
 class ConfigError(ValueError):
@@ -258,7 +259,7 @@ def _serve_socket_mode(app: "App", settings: "Settings", host: str, port: int,
 
     # Threaded: a webhook's inspection must not hold up health checks.
     server_class = type("ThreadingWSGIServer", (ThreadingMixIn, WSGIServer), {"daemon_threads": True})
-    httpd = make_server(host, port, health, server_class=server_class)
+    httpd: WSGIServer = make_server(host, port, health, server_class=server_class)
     threading.Thread(target=httpd.serve_forever, name="healthz", daemon=True).start()
     log.info("Socket Mode: connecting to Slack; health on http://%s:%s%s", host, port, HEALTH_PATH)
     handler.start()  # blocks

@@ -4,7 +4,7 @@ Only argparse and the standard library load at start-up; each command imports wh
 needs, so `ckptbot inspect` never pays for Slack, Redis or rich when it does not use them
 (tests/test_cli_imports.py holds this).
 
-Exit codes (one table; every code is asserted by a CLI test):
+Exit codes (bot/exit_codes.py; every code is asserted by a CLI test):
 """
 
 from __future__ import annotations
@@ -12,21 +12,24 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Sequence
+from typing import Any, NoReturn, Sequence
 
-EXIT_OK = 0  # a model was inspected / diff or check ran and the weights load
-EXIT_INTERNAL = 1  # a bug in ckptbot (the report or message says so)
-EXIT_NOT_A_MODEL = 2  # the input is not a model (the report carries `error`)
-EXIT_CHECK_FAILS = 3  # `check`: the weights will not load into that architecture
-EXIT_CONFIG = 4  # bad or missing configuration (names the variable), or Redis unreachable for `cache`
-EXIT_USAGE = 64  # bad command-line usage (EX_USAGE), distinct from "not a model"
+from bot.exit_codes import (
+    EXIT_CHECK_FAILS,
+    EXIT_CONFIG,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_NOT_A_MODEL,
+    EXIT_OK,
+    EXIT_USAGE,
+    TABLE,
+)
 
-__doc__ += "\n".join(f"  {v:>3}  {k}" for k, v in sorted(
-    ((k, v) for k, v in globals().items() if k.startswith("EXIT_")), key=lambda kv: kv[1]))
+__doc__ = (__doc__ or "") + TABLE
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse's default exit code 2 would read as "not a model"
+    def error(self, message: str) -> NoReturn:  # argparse's default exit code 2 would read as "not a model"
         self.print_usage(sys.stderr)
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
@@ -40,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("source")
     i.add_argument("--json", action="store_true", help="print the JSON report only")
     i.add_argument("--all-layers", action="store_true", help="show every layer in the table")
-    i.add_argument("--no-cache", action="store_true", help="do not use REDIS_URL's cache")
+    i.add_argument("--no-cache", action="store_true", help="do not use REDIS_URL's cache (remote files)")
 
     d = sub.add_parser("diff", help="what changed between two checkpoints")
     d.add_argument("a")
@@ -75,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _COMMANDS[args.command](args)
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     except _ConfigError as exc:
         print(f"ckptbot: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -85,23 +88,26 @@ class _ConfigError(Exception):
     pass
 
 
-def _settings(**overrides):
+def _settings(*, local_only: bool = False, **overrides):
     from bot.config import cli_settings
 
     try:
-        return cli_settings(**overrides)
+        return cli_settings(local_only=local_only, **overrides)
     except ValueError as exc:  # pydantic's ValidationError is a ValueError
-        errors = getattr(exc, "errors", lambda: [{}])()
+        errors: list[Any] = getattr(exc, "errors", lambda: [{}])()
         name = (errors[0].get("loc") or ["?"])[0] if errors else "?"
         raise _ConfigError(f"{name}: {errors[0].get('msg') if errors else exc}") from None
 
 
 def _inspect(args: argparse.Namespace) -> int:
     from bot import service
+    from bot.sources import is_local
 
-    settings = _settings()
+    # A local file is read faster than Redis is imported and asked: the cache is for remote files.
+    local = is_local(args.source)
+    settings = _settings(local_only=local)
     cache = None
-    if settings.redis_url and not args.no_cache:
+    if settings.redis_url and not args.no_cache and not local:
         from bot.cache import make_cache
 
         cache = make_cache(settings)
@@ -119,8 +125,10 @@ def _inspect(args: argparse.Namespace) -> int:
 
 def _diff(args: argparse.Namespace) -> int:
     from bot import service
+    from bot.sources import is_local
 
-    result = service.diff(args.a, args.b, _settings(), allow_any_local=True, values=args.values)
+    settings = _settings(local_only=is_local(args.a) and is_local(args.b))
+    result = service.diff(args.a, args.b, settings, allow_any_local=True, values=args.values)
     if args.json:
         sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
     else:
@@ -132,8 +140,10 @@ def _diff(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     from bot import service
+    from bot.sources import is_local
 
-    result = service.check(args.weights, args.against, _settings(), allow_any_local=True)
+    settings = _settings(local_only=is_local(args.weights) and is_local(args.against))
+    result = service.check(args.weights, args.against, settings, allow_any_local=True)
     if args.json:
         sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
     else:
@@ -154,9 +164,37 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _watch(args: argparse.Namespace) -> int:
-    from bot.watch import watch_main
+    """Announce a folder's or an S3 prefix's new checkpoints in one channel (bot/watch)."""
+    import os
 
-    return watch_main(args, _settings())
+    from bot import watch
+    from bot.watch.poster import PostFailed
+
+    settings = _settings()
+    target: str = args.target
+    s3 = watch.is_s3_target(target)
+    if not s3:
+        target = os.path.realpath(os.path.expanduser(target))
+        if not os.path.isdir(target):
+            print(f"ckptbot watch: {args.target} is not a folder (give the folder checkpoints are "
+                  f"written to, or s3://bucket/prefix).", file=sys.stderr)
+            return EXIT_USAGE
+    try:
+        announcer = watch.make_announcer(settings, allow_any_local=True)
+    except PostFailed as exc:
+        print(f"ckptbot watch: configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    if not settings.redis_url:
+        print("ckptbot watch: REDIS_URL is not set: announcements are remembered by this process "
+              "only, so a restart announces the folder's checkpoints again.", file=sys.stderr)
+    interval = args.interval or (watch.DEFAULT_S3_INTERVAL_S if s3 else watch.DEFAULT_LOCAL_INTERVAL_S)
+    settle = max(interval, watch.MIN_SETTLE_S)
+    watcher = watch.TargetWatcher(target, announcer, pattern=args.pattern, settle_s=settle)
+    if args.once:
+        watch.scan_once(watcher, [args.channel], settle)
+    else:
+        watch.watch_forever(watcher, [args.channel], interval, target if not s3 else None)
+    return EXIT_OK
 
 
 def _cache(args: argparse.Namespace) -> int:

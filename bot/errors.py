@@ -1,4 +1,4 @@
-"""Error codes: a closed list, one line of meaning each.
+"""Errors: ErrorCode (bot/error_codes.py, a closed list) carried by exceptions.
 
 Inside the code, failures are exceptions:
 
@@ -12,36 +12,16 @@ The human sentences live in `bot.messages`.
 
 from __future__ import annotations
 
-import enum
+from bot import messages
+from bot.error_codes import ErrorCode
 
-
-class ErrorCode(str, enum.Enum):
-    EMPTY = "empty"  # zero bytes
-    GIT_LFS_POINTER = "git-lfs-pointer"  # a Git LFS pointer text instead of the real file
-    HTML = "html"  # an HTML page (login page, error page) saved instead of the file
-    TRUNCATED = "truncated"  # the file ends before its own structures say it should
-    CORRUPT = "corrupt"  # structures present but unreadable
-    NOT_KERAS_HDF5 = "not-keras-hdf5"  # valid HDF5, but not written by Keras
-    NOT_KERAS_ZIP = "not-keras-zip"  # valid zip, but not a Keras archive
-    DATA_SHARD = "data-shard"  # a checkpoint .data-* shard without its .index
-    UNSAFE = "unsafe"  # the file asks to read outside itself (HDF5 external links...)
-    UNKNOWN = "unknown"  # no format we know
-    LIMIT = "limit"  # a configured limit (bytes, requests, memory) was hit
-    TIMEOUT = "timeout"  # the inspection took longer than allowed
-    NOT_FOUND = "not-found"  # the file or URL does not exist
-    FORBIDDEN = "forbidden"  # the source refused access, or the path is outside allowed roots
-    BLOCKED = "blocked"  # the link points somewhere the bot may not connect to
-    TOO_LARGE = "too-large"  # bigger than the bot is allowed to read
-    UNREACHABLE = "unreachable"  # network failure talking to the source
-    INTERNAL = "internal"  # a bug in ckptbot; the report says so rather than crashing
+__all__ = ["ErrorCode", "CkptbotError", "AnalysisError"]
 
 
 class CkptbotError(Exception):
     """An error that becomes `Report.error`; `message` is for people."""
 
     def __init__(self, code: ErrorCode, message: str | None = None) -> None:
-        from bot import messages
-
         self.code = ErrorCode(code)
         self.message = message or messages.error_message(self.code)
         super().__init__(self.message)

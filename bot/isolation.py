@@ -97,8 +97,6 @@ def _load_reader(reader: str | None) -> Reader:
 def report_for(reference: str, settings: "Settings", allow_any_local: bool, slack_file: bool,
                reader: Reader) -> Report:
     """Resolve, open and read: what the child does.  Errors become Reports here."""
-    from bot.service import error_report
-
     try:
         from bot.sources import resolve, slack_file_source
 
@@ -106,13 +104,13 @@ def report_for(reference: str, settings: "Settings", allow_any_local: bool, slac
             resolve(reference, settings, allow_any_local=allow_any_local)
         return reader(source.artifact())
     except CkptbotError as exc:
-        return error_report(reference, exc.code, exc.message)
+        return Report.for_error(reference, exc.code, exc.message)
     except MemoryError:
-        return error_report(reference, ErrorCode.LIMIT, _memory_message(settings))
+        return Report.for_error(reference, ErrorCode.LIMIT, _memory_message(settings))
     except RecursionError:
-        return error_report(reference, ErrorCode.CORRUPT)
+        return Report.for_error(reference, ErrorCode.CORRUPT)
     except Exception as exc:  # noqa: BLE001 - a parser bug on hostile bytes is still an answer
-        return error_report(reference, ErrorCode.INTERNAL,
+        return Report.for_error(reference, ErrorCode.INTERNAL,
                             f"ckptbot failed on this file ({type(exc).__name__}); this is a bug.")
 
 
@@ -125,15 +123,13 @@ def _memory_message(settings: "Settings") -> str:
 
 def failure_report(reference: str, settings: "Settings", outcome: str) -> Report:
     """The Report for a child that did not answer: killed, crashed or out of memory."""
-    from bot.service import error_report
-
     if outcome == "timeout":
-        return error_report(reference, ErrorCode.TIMEOUT,
+        return Report.for_error(reference, ErrorCode.TIMEOUT,
                             f"Inspecting this file took longer than {settings.max_wall_seconds:g} s, so I "
                             "stopped. The file may be damaged or built to hang readers.")
     if outcome == "limit":
-        return error_report(reference, ErrorCode.LIMIT, _memory_message(settings))
-    return error_report(reference, ErrorCode.CORRUPT,
+        return Report.for_error(reference, ErrorCode.LIMIT, _memory_message(settings))
+    return Report.for_error(reference, ErrorCode.CORRUPT,
                         "The parser crashed on this file, so it is damaged or crafted; nothing was read "
                         "from it.")
 

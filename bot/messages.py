@@ -6,7 +6,7 @@ a link understands.  Renderers (Slack, terminal) and the JSON report use these t
 
 from __future__ import annotations
 
-from bot.errors import ErrorCode
+from bot.error_codes import ErrorCode
 
 _DEFAULTS: dict[ErrorCode, str] = {
     ErrorCode.EMPTY: "The file is empty (0 bytes): the save or the upload did not finish. "
@@ -38,6 +38,8 @@ _DEFAULTS: dict[ErrorCode, str] = {
     ErrorCode.BLOCKED: "I will not fetch that link: it points at an address the bot may not reach.",
     ErrorCode.TOO_LARGE: "The file is larger than I am allowed to read.",
     ErrorCode.UNREACHABLE: "I could not reach the server holding the file. Try again later.",
+    ErrorCode.CHANGED: "The file changed while I was reading it (someone saved a new version). "
+    "Try again once it stops changing.",
     ErrorCode.INTERNAL: "ckptbot failed on this file; this is a bug in ckptbot, not in your file.",
 }
 

@@ -12,6 +12,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.error_codes import ErrorCode
+
 SCHEMA_VERSION = 1
 
 FORMATS = (
@@ -168,6 +170,16 @@ class Report:
     @property
     def is_model(self) -> bool:
         return self.format != "not-a-model"
+
+    @classmethod
+    def for_error(cls, reference: str, code: ErrorCode | str, message: str | None = None) -> "Report":
+        """The answer when there is no model to describe: the code and its sentence (bot.messages)."""
+        from bot import messages
+
+        code = ErrorCode(code)
+        name = reference.rstrip("/").rsplit("/", 1)[-1] or reference
+        return cls(source=SourceInfo(name=name, uri=reference), format="not-a-model",
+                   error=ReportError(code.value, message or messages.error_message(code)))
 
     def warn(self, code: str, message: str) -> None:
         if not any(w.code == code and w.message == message for w in self.warnings):

@@ -11,7 +11,7 @@ import logging
 from typing import TYPE_CHECKING, Callable
 
 from bot.errors import CkptbotError, ErrorCode
-from bot.report import Report, ReportError, SourceInfo
+from bot.report import Report
 
 if TYPE_CHECKING:
     from bot.cache import Cache
@@ -112,13 +112,7 @@ def _analyze(source: "Source", reference: str, settings: "Settings", allow_any_l
         return error_report(reference, ErrorCode.INTERNAL)
 
 
-def error_report(reference: str, code: ErrorCode | str, message: str | None = None) -> Report:
-    from bot import messages
-
-    code = ErrorCode(code)
-    name = reference.rstrip("/").rsplit("/", 1)[-1] or reference
-    return Report(source=SourceInfo(name=name, uri=reference), format="not-a-model",
-                  error=ReportError(code.value, message or messages.error_message(code)))
+error_report = Report.for_error  # the name every surface has used
 
 
 def _settings() -> "Settings":

@@ -86,7 +86,7 @@ class SlackBackend:
         """True the first time `key` is seen (across processes when REDIS_URL is set)."""
         return bool(self.cache.remember_once(key, ttl_s))
 
-    def submit(self, job: Callable[[], None], on_failure: Callable[[], None]) -> bool:
+    def submit(self, job: Callable[[], object], on_failure: Callable[[], object]) -> bool:
         """Run `job` on the inspection pool; False (and nothing queued) when the queue is full.
 
         A job that raises is logged with its traceback and `on_failure` tells the person,

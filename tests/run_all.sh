@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up a fresh machine and runs the whole test suite (README: "Run the tests").
 # Installs Debian's redis-server when missing, the package with its test extras (TensorFlow,
-# tf-keras, Keras, moto, …), then runs pytest on both cores.
+# tf-keras, Keras, moto, …), then runs mypy and pytest on both cores (tests/test_import_graph.py
+# is the no-cycle check).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +26,9 @@ if ! "$VENV213/bin/python" -c "import tensorflow" >/dev/null 2>&1; then
   "$VENV213/bin/pip" install --quiet --disable-pip-version-check --progress-bar off "tensorflow-cpu==2.13.1"
 fi
 export CKPTBOT_PYTHON213="$VENV213/bin/python"
+
+# Types first (pyproject.toml [tool.mypy]: bot/ and handlers/); a type error fails the run.
+"$PY" -m mypy
 
 # -n 2: both cores; --dist loadfile keeps each module's expensive session fixtures in one worker.
 "$PY" -m pytest -n 2 --dist loadfile -p no:cacheprovider "$@" tests

@@ -342,7 +342,7 @@ def test_the_pickle_scanner_never_fails_on_arbitrary_bytes(blob):
 
 
 def test_a_checkpoint_state_file_pointing_at_nothing_says_what_is_missing(tmp_path):
-    from bot.analysis.tf.tf_bundle import report_from_checkpoint
+    from bot.analysis.tf.tf_checkpoint import report_from_checkpoint
 
     (tmp_path / "checkpoint").write_text('model_checkpoint_path: "/data/run7/ckpt-42"\n'
                                          'all_model_checkpoint_paths: "/data/run7/ckpt-42"\n')

@@ -82,5 +82,6 @@ def test_memory_stays_under_the_cache_bound():
 def test_a_short_answer_from_the_source_is_an_error():
     data = os.urandom(4 * 1024 * KIB)
     cache = BlockCache(MemorySource(data, short_by=1), data[:64 * KIB], block_bytes=16 * KIB)
-    with pytest.raises(SourceError):
+    with pytest.raises(SourceError) as err:
         cache.prefetch(tail_bytes=32 * KIB, whole_file_bytes=0)
+    assert err.value.code.value == "truncated"

@@ -138,8 +138,9 @@ def test_a_file_replaced_while_being_read_fails_instead_of_mixing_versions(tmp_p
         f = resolve(server.url("big.bin"), Settings(**LOOPBACK)).artifact().open()
         (tmp_path / "big.bin").write_bytes(os.urandom(16 * 1024 * 1024))
         f.seek(4 * 1024 * 1024)
-        with pytest.raises(SourceError, match="changed"):
+        with pytest.raises(SourceError, match="changed") as err:
             f.read(100)
+    assert err.value.code is ErrorCode.CHANGED
 
 
 def test_too_many_requests_end_in_a_limit_report(served):
@@ -174,3 +175,28 @@ def test_missing_files_and_folders_say_so(served):
         resolve(server.url("ckpt/"), Settings(**LOOPBACK))
     artifact = resolve(server.url("ckpt/m.index"), Settings(**LOOPBACK)).artifact()
     assert artifact.sibling("m.data-99999-of-99999") is None
+
+
+def test_a_transfer_cut_short_is_truncated_and_never_remembered(served):
+    """The server promises a range and closes early: `truncated`, and the next ask reads again."""
+    from bot import service
+    from bot.cache.memory import MemoryCache
+
+    root, _, _ = served
+    cache = MemoryCache()
+    with range_server(str(root), "--cut-ranges-by", "100") as cut:
+        first = service.inspect(cut.url("four_dense.h5"), Settings(**LOOPBACK), cache=cache)
+        asked = cut.stats()["get"]
+        second = service.inspect(cut.url("four_dense.h5"), Settings(**LOOPBACK), cache=cache)
+        assert cut.stats()["get"] > asked  # read again, not answered from the cache
+    for report in (first, second):
+        assert report.error is not None and report.error.code == ErrorCode.TRUNCATED.value
+        assert "cut short" in report.error.message
+
+
+def test_a_redirect_loop_ends_in_a_limit(tmp_path):
+    (tmp_path / "m.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(100))
+    with range_server(str(tmp_path), "--redirect", "/loop.h5=/loop.h5") as server:
+        with pytest.raises(SourceError, match="redirected more than") as err:
+            resolve(server.url("loop.h5"), Settings(**LOOPBACK)).artifact().open()
+    assert err.value.code is ErrorCode.LIMIT

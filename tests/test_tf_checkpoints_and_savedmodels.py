@@ -21,13 +21,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.analysis import read_report
 from bot.analysis.io.artifact import FileObjArtifact, PathArtifact
-from bot.analysis.tf.tf_bundle import (
-    looks_like_bundle_index,
-    read_bundle_index,
-    report_from_checkpoint,
-    report_from_savedmodel,
-)
+from bot.analysis.tf.tf_bundle import looks_like_bundle_index, read_bundle_index
+from bot.analysis.tf.tf_checkpoint import report_from_checkpoint
 from bot.analysis.wire import protobuf as pb
 from bot.errors import AnalysisError, ErrorCode
 
@@ -39,10 +36,11 @@ def _committed(expected, fmt):
 
 
 def _report(path):
-    path = str(path)
-    artifact = PathArtifact(path)
-    return report_from_savedmodel(artifact) if os.path.isdir(path) and os.path.exists(
-        os.path.join(path, "saved_model.pb")) else report_from_checkpoint(artifact)
+    """What users get (the reader, then the advisor); errors raise, as the readers do."""
+    report = read_report(PathArtifact(str(path)))
+    if report.error is not None:
+        raise AnalysisError(ErrorCode(report.error.code), report.error.message)
+    return report
 
 
 def _weighted_layers(entry):
@@ -166,7 +164,20 @@ def test_a_flipped_byte_inside_a_block_fails_its_checksum(fixtures_dir):
     data[20] ^= 0x40
     with pytest.raises(AnalysisError) as err:
         _read(bytes(data))
-    assert err.value.code is ErrorCode.CORRUPT
+    assert err.value.code is ErrorCode.CORRUPT and "checksum" in err.value.message
+
+
+def test_the_block_checksum_is_crc32c_as_leveldb_masks_it():
+    from bot.analysis.tf.tf_bundle import _masked_crc32c, crc32c
+
+    assert crc32c(b"123456789") == 0xE3069283  # the Castagnoli check value (RFC 3720 B.4)
+    assert crc32c(memoryview(bytes(32))) == 0x8A9136AA  # RFC 3720 B.4: 32 bytes of zeros
+    # leveldb/util/crc32c_test.cc: Mask(crc) != crc and Unmask(Mask(crc)) == crc; masking rotates
+    # right by 15 and adds kMaskDelta.
+    crc = crc32c(b"foo")
+    masked = _masked_crc32c(b"foo")
+    unmasked = (masked - 0xA282EAD8) & 0xFFFFFFFF
+    assert masked != crc and ((unmasked >> 17) | (unmasked << 15)) & 0xFFFFFFFF == crc
 
 
 def test_a_compressed_block_is_refused_with_a_reason(fixtures_dir):

@@ -151,14 +151,14 @@ def _read_dir(d: Artifact, report: Report) -> Report:
 
 def _tf_bundle_report(kind, artifact: Artifact, report: Report) -> Report:
     from bot.analysis.sniff import Kind
-    from bot.analysis.tf import tf_bundle
+    from bot.analysis.tf import tf_checkpoint, tf_savedmodel
 
     if kind in (Kind.SAVED_MODEL_DIR,):
-        return _with_source(tf_bundle.report_from_savedmodel(artifact), report)
+        return _with_source(tf_savedmodel.report_from_savedmodel(artifact), report)
     if kind is Kind.SAVED_MODEL_PB:
         raise AnalysisError(ErrorCode.UNKNOWN, "This is the saved_model.pb of a TensorFlow SavedModel; point me at "
                             "the SavedModel folder (the one holding saved_model.pb and variables/) instead.")
-    return _with_source(tf_bundle.report_from_checkpoint(artifact), report)
+    return _with_source(tf_checkpoint.report_from_checkpoint(artifact), report)
 
 
 def _other_format_report(kind, artifact: Artifact, report: Report) -> Report:

@@ -42,13 +42,15 @@ MAX_VALUE_BYTES = 2 * 1024**2
 # Errors caused by the file's own bytes: the same identity gives the same answer, and the
 # answer was expensive to reach, so it is worth remembering for a few minutes.
 NEGATIVE_CACHEABLE = frozenset({
-    ErrorCode.EMPTY, ErrorCode.GIT_LFS_POINTER, ErrorCode.HTML, ErrorCode.TRUNCATED,
+    ErrorCode.EMPTY, ErrorCode.GIT_LFS_POINTER, ErrorCode.HTML,
     ErrorCode.CORRUPT, ErrorCode.NOT_KERAS_HDF5, ErrorCode.NOT_KERAS_ZIP,
     ErrorCode.DATA_SHARD, ErrorCode.UNSAFE, ErrorCode.UNKNOWN,
 })
 # Everything else (timeout, unreachable, limit, too-large, not-found, forbidden, blocked,
-# internal, and codes added later) depends on the network, the settings or a bug: a retry
-# may well succeed, so it is never cached.
+# changed, internal, and codes added later) depends on the network, the settings or a bug:
+# a retry may well succeed, so it is never cached.  `truncated` is among them: it is said of
+# a file cut short and also of a transfer cut short (sources.base.ShortRead), and the two
+# look alike in a report; a truncated file is cheap to read again.
 
 
 @lru_cache(maxsize=1)

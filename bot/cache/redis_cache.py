@@ -153,7 +153,8 @@ class RedisCache:
                 report = _parse(found) if found is not None else None
                 if report is not None:
                     self.counters.add("joined")
-                    return report, found.decode("utf-8")
+                    # decode_responses is off: redis-py answers bytes (typed bytes | str).
+                    return report, found.decode("utf-8")  # type: ignore[union-attr]
                 if lock is None:
                     break  # the holder finished without a result, or died: try to take over
 
@@ -249,7 +250,7 @@ class RedisCache:
         except RedisUnavailable as exc:
             out.update(reachable=False, error=str(exc))
             return out
-        counts = {k.decode(): int(v) for k, v in shared.items()}
+        counts = {k.decode(): int(v) for k, v in shared.items()}  # type: ignore[union-attr]  # bytes keys
         lookups, misses = counts.get("lookups", 0), counts.get("misses", 0)
         out.update(
             reachable=True,

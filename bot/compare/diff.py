@@ -83,11 +83,15 @@ def _same_shape(x: LayerInfo, y: LayerInfo) -> bool:
 
 
 def _diff_weights(la: LayerInfo, lb: LayerInfo, out: DiffReport) -> None:
-    for wa, wb in weight_pairs(la, lb):
-        name = weight_key(la, wa) if wa else weight_key(lb, wb)
-        if wa is None:
+    for wa, wb in weight_pairs(la, lb):  # a pair has at least one side
+        if wa is None and wb is not None:
+            name = weight_key(lb, wb)
             out.weights.append(WeightChange(lb.name, name, "added", shape_b=wb.shape, dtype_b=wb.dtype))
-        elif wb is None:
+            continue
+        if wa is None:
+            continue
+        name = weight_key(la, wa)
+        if wb is None:
             out.weights.append(WeightChange(la.name, name, "removed", shape_a=wa.shape, dtype_a=wa.dtype))
         elif list(wa.shape) != list(wb.shape):
             out.weights.append(WeightChange(lb.name, name, "reshaped", wa.shape, wb.shape, wa.dtype, wb.dtype))
@@ -111,9 +115,9 @@ def _headlines(a: Report, b: Report, out: DiffReport) -> list[str]:
         wcounts[w.change] = wcounts.get(w.change, 0) + 1
     for change, n in wcounts.items():
         lines.append(f"{n} weight(s) {change.replace('-', ' ')}")
-    if out.params_delta:
+    if out.params_delta and a.params and b.params:
         lines.append(f"Parameters: {a.params.total:,} → {b.params.total:,} ({out.params_delta:+,})")
-    if out.steps_delta is not None and out.steps_delta != 0:
+    if out.steps_delta is not None and out.steps_delta != 0 and a.optimizer and b.optimizer:
         lines.append(f"Steps trained: {a.optimizer.iterations:,} → {b.optimizer.iterations:,} "
                      f"({out.steps_delta:+,})")
     oa = a.optimizer.class_name if a.optimizer else None

@@ -227,7 +227,7 @@ def result_blocks(title: str, result: Any) -> tuple[str, Blocks]:
     data = result.to_dict() if hasattr(result, "to_dict") else dict(result)
     error = data.get("error")
     if error:
-        message = error.get("message") if isinstance(error, dict) else str(error)
+        message = str(error.get("message")) if isinstance(error, dict) else str(error)
         return _fallback(f"{title}: {message}"), [section(f":x: *{escape(title)}*: {escape(clip(message, 1500))}")]
     if "verdict" in data:
         return _check_blocks(title, data)

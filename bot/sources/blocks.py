@@ -18,7 +18,7 @@ from collections import OrderedDict
 from typing import Protocol
 
 from bot.analysis.io.windows import PositionedReader
-from bot.sources.base import SourceError
+from bot.sources.base import ShortRead, short_or_long
 
 HEAD_BYTES = 1024 * 1024  # superblock + root group + legacy model_config (< 160 KB) + .keras JSON
 # EOCD + zip64 records + central directory + HDF5 metadata written at close; never below
@@ -81,7 +81,7 @@ class BlockCache:
     def _fetch(self, start: int, end: int) -> bytes:
         data = self.source.fetch(start, end)
         if len(data) != end - start:
-            raise SourceError(f"The server sent {len(data)} bytes where {end - start} were asked for.")
+            raise short_or_long(len(data), end - start, "The server")
         self.fetches += 1
         return data
 
@@ -179,7 +179,7 @@ class PreadFile(PositionedReader):
         while got < want:
             chunk = os.pread(self._fd, want - got, self._pos + got)
             if not chunk:
-                raise SourceError("The downloaded copy ended early.")
+                raise ShortRead("The downloaded copy ended early: the transfer was cut short. Try again.")
             view[got:got + len(chunk)] = chunk
             got += len(chunk)
         self._pos += got

@@ -13,7 +13,7 @@ import re
 from typing import Callable
 from urllib.parse import quote, unquote, urljoin, urlsplit
 
-from bot.sources.base import Forbidden, Identity, SourceError, Unreachable
+from bot.sources.base import Changed, Forbidden, Identity, Unreachable, short_or_long
 from bot.sources.blocks import HEAD_BYTES, TAIL_BYTES
 from bot.sources.limits import ReadBudget
 from bot.sources.remote import (
@@ -49,7 +49,7 @@ class HttpRangeSource:
             headers["If-Match"] = self.etag
         resp = self.client.request(self.url, headers=headers, credentials=self.credentials)
         if resp.status == 412:
-            raise SourceError("The file changed on the server while I was reading it; try again.")
+            raise Changed("The file changed on the server while I was reading it; try again.")
         raise_for_status(resp, self.url.url)
         if resp.status != 206:
             raise Unreachable(f"The server stopped honouring byte ranges (HTTP {resp.status}).")
@@ -58,7 +58,7 @@ class HttpRangeSource:
             raise Unreachable("The server answered a different byte range than asked for.")
         data = resp.read_all(self.client.budget, limit=end - start)
         if len(data) != end - start:
-            raise Unreachable(f"The server sent {len(data)} bytes for a range of {end - start}.")
+            raise short_or_long(len(data), end - start, "The server")
         return data
 
 

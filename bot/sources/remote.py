@@ -13,7 +13,7 @@ import os
 import tempfile
 import threading
 from dataclasses import dataclass
-from typing import Callable, Iterable, TypeVar
+from typing import BinaryIO, Callable, Iterable, TypeVar, cast
 
 from bot.sources.base import SourceError
 from bot.sources.blocks import BlockCache, PreadFile, RangeFile, RangeSource
@@ -122,8 +122,9 @@ class RemoteArtifact:
     def size(self) -> int | None:
         return self.opened().size
 
-    def open(self) -> io.RawIOBase:
-        return self.opened().new_file()
+    def open(self) -> BinaryIO:
+        # A RangeFile/PreadFile: a raw binary file with seek and readinto, as h5py and zipfile use it.
+        return cast(BinaryIO, self.opened().new_file())
 
     def child(self, relpath: str) -> None:
         return None  # remote directories are not listed (no portable way to list them)
@@ -150,10 +151,4 @@ def exists_or_none(artifact: RemoteArtifact) -> RemoteArtifact | None:
     except NotFound:
         return None
     return artifact
-
-
-def check_exact(data: bytes, start: int, end: int) -> bytes:
-    if len(data) != end - start:
-        raise SourceError(f"The server sent {len(data)} bytes for a range of {end - start}.")
-    return data
 

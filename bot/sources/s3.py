@@ -16,12 +16,14 @@ import re
 from typing import Any, Callable
 
 from bot.sources.base import (
+    Changed,
     Forbidden,
     Identity,
     NotFound,
     SourceError,
     SourceTimeout,
     Unreachable,
+    short_or_long,
 )
 from bot.sources.blocks import HEAD_BYTES, TAIL_BYTES
 from bot.sources.limits import ReadBudget
@@ -70,7 +72,7 @@ def _translate(exc: Exception, what: str) -> SourceError:
         if code in ("AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch") or status == 403:
             return Forbidden(f"S3 refused access to {what} ({code or status}).")
         if code in ("PreconditionFailed", "412") or status == 412:
-            return SourceError(f"{what} changed while I was reading it; try again.")
+            return Changed(f"{what} changed while I was reading it; try again.")
         return Unreachable(f"S3 answered {code or status} for {what}.")
     if isinstance(exc, bex.NoCredentialsError):
         return Forbidden("No AWS credentials are configured for the bot, so it cannot read s3:// links.")
@@ -104,7 +106,7 @@ class S3RangeSource:
                 self.budget.charge_bytes(len(chunk))
                 data += chunk
                 if len(data) > limit:
-                    raise SourceError("S3 sent more bytes than the range asked for.")
+                    raise Unreachable("S3 sent more bytes than the range asked for.")
             resp["Data"] = bytes(data)
             return resp
         except (bex.BotoCoreError, bex.ClientError) as exc:
@@ -114,7 +116,7 @@ class S3RangeSource:
         self.budget.check_bytes(end - start)
         data = self.get(f"bytes={start}-{end - 1}", end - start)["Data"]
         if len(data) != end - start:
-            raise Unreachable(f"S3 sent {len(data)} bytes for a range of {end - start}.")
+            raise short_or_long(len(data), end - start, "S3")
         return data
 
 

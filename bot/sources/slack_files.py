@@ -14,7 +14,7 @@ import re
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
-from bot.sources.base import Forbidden, NotFound, SourceError, Unreachable
+from bot.sources.base import Forbidden, NotFound, Unreachable
 from bot.sources.http import HttpSource
 from bot.sources.limits import ReadBudget
 from bot.sources.ssrf import HostPolicy, VettedURL, vet_url
@@ -68,7 +68,7 @@ def url_private_for(file_id: str, settings: "Settings") -> str:
         if error in ("missing_scope", "not_allowed_token_type", "no_permission"):
             raise Forbidden(MISSING_SCOPE if error == "missing_scope" else
                             f"Slack refused files.info for {file_id}: {error}.")
-        raise SourceError(f"Slack's files.info failed: {error}.")
+        raise Unreachable(f"Slack's files.info failed: {error}.")
     info = body.get("file") or {}
     url = info.get("url_private_download") or info.get("url_private")
     if not url:

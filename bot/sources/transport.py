@@ -15,6 +15,7 @@ import ssl
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
+from bot.errors import ErrorCode
 from bot.sources.base import (
     Forbidden,
     NotFound,
@@ -50,7 +51,7 @@ class Response:
         for chunk in self.iter_body(budget):
             out += chunk
             if limit is not None and len(out) > limit:
-                raise SourceError(f"The server sent more than the {limit} bytes asked for.")
+                raise Unreachable(f"The server sent more than the {limit} bytes asked for.")
         return bytes(out)
 
     def iter_body(self, budget: ReadBudget):
@@ -108,7 +109,8 @@ class PinnedClient:
                 raise Unreachable("The server answered with a redirect that goes nowhere.")
             target = self.vet(urljoin(target.url, location), previous=target)
             extra = {}  # never send credentials across a redirect
-        raise SourceError(f"The link redirected more than {MAX_REDIRECTS} times; I stopped following it.")
+        raise SourceError(ErrorCode.LIMIT,
+                          f"The link redirected more than {MAX_REDIRECTS} times; I stopped following it.")
 
     def _connection(self, target: VettedURL) -> http.client.HTTPConnection:
         key = (target.scheme, target.host, target.port, target.ip)

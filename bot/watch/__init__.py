@@ -9,16 +9,14 @@ in one Slack thread per run folder, with what changed since the run's previous c
 
 Modules: scanner (what is there), completeness (is it finished), announcer (exactly once),
 delta (what changed), message (the post), poster (Slack), store (Redis or memory),
-loop (one target), subscribed (all `/ckpt watch` targets).
+loop (one target), subscribed (all `/ckpt watch` targets).  The command itself (arguments,
+exit codes) is `_watch` in bot/cli.py, with the other commands.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
-import os
 import signal
-import sys
 import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable
@@ -33,8 +31,8 @@ if TYPE_CHECKING:
     from bot.config import Settings
     from bot.report import Report
 
-__all__ = ["Announced", "Announcer", "Outcome", "TargetWatcher", "make_announcer",
-           "start_subscription_watcher", "watch_main", "watch_subscriptions"]
+__all__ = ["Announced", "Announcer", "Outcome", "TargetWatcher", "is_s3_target", "make_announcer",
+           "scan_once", "start_subscription_watcher", "watch_forever", "watch_subscriptions"]
 
 log = logging.getLogger(__name__)
 
@@ -86,38 +84,6 @@ def start_subscription_watcher(settings: "Settings", *, announcer: Announcer | N
     return thread, stop
 
 
-def watch_main(args: argparse.Namespace, settings: "Settings") -> int:
-    """`ckptbot watch`: returns the exit code (0 stopped normally, 4 configuration, 64 usage)."""
-    from bot.cli import EXIT_CONFIG, EXIT_OK, EXIT_USAGE
-    from bot.watch.poster import PostFailed
-
-    target: str = args.target
-    s3 = is_s3_target(target)
-    if not s3:
-        target = os.path.realpath(os.path.expanduser(target))
-        if not os.path.isdir(target):
-            print(f"ckptbot watch: {args.target} is not a folder (give the folder checkpoints are "
-                  f"written to, or s3://bucket/prefix).", file=sys.stderr)
-            return EXIT_USAGE
-    try:
-        announcer = make_announcer(settings, allow_any_local=True)
-    except PostFailed as exc:
-        print(f"ckptbot watch: configuration error: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
-    if not settings.redis_url:
-        print("ckptbot watch: REDIS_URL is not set: announcements are remembered by this process "
-              "only, so a restart announces the folder's checkpoints again.", file=sys.stderr)
-    interval = args.interval or (DEFAULT_S3_INTERVAL_S if s3 else DEFAULT_LOCAL_INTERVAL_S)
-    settle = max(interval, MIN_SETTLE_S)
-    watcher = TargetWatcher(target, announcer, pattern=args.pattern, settle_s=settle)
-    channels = [args.channel]
-    if args.once:
-        _scan_once(watcher, channels, settle)
-        return EXIT_OK
-    _watch_forever(watcher, channels, interval, target if not s3 else None)
-    return EXIT_OK
-
-
 def _report(result: Any) -> None:
     for obs in result.not_models:
         print(f"not announcing {obs.name} ({obs.size} bytes) yet: it does not parse (still being "
@@ -126,7 +92,7 @@ def _report(result: Any) -> None:
         print(f"announced {obs.name} ({obs.size} bytes) in {channel}", flush=True)
 
 
-def _scan_once(watcher: TargetWatcher, channels: list[str], settle: float) -> None:
+def scan_once(watcher: TargetWatcher, channels: list[str], settle: float) -> None:
     """Two scans a settle time apart: what was unchanged in between and parses is announced."""
     watcher.scan(channels)
     time.sleep(settle)
@@ -139,7 +105,7 @@ def _next_wait(watcher: TargetWatcher, interval: float) -> float:
     return interval if due is None else max(MIN_WAIT_S, min(interval, due + MIN_WAIT_S))
 
 
-def _watch_forever(watcher: TargetWatcher, channels: list[str], interval: float, folder: str | None) -> None:
+def watch_forever(watcher: TargetWatcher, channels: list[str], interval: float, folder: str | None) -> None:
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     waker = Waker(folder) if folder else None

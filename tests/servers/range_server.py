@@ -10,7 +10,9 @@ Counters for everything except its own control paths: `/__stats` (JSON) and `/__
 (each `/__stats` call opens exactly one).  Switches: `--no-range` answers 200 with the whole
 file (a server ignoring Range), `--no-head` answers 405 to HEAD, `--redirect` sends 302s,
 `--slack-token` plays files.slack.com: without `Authorization: Bearer TOKEN` it answers a
-200 HTML login page, as Slack does for an app lacking files:read.
+200 HTML login page, as Slack does for an app lacking files:read.  `--cut-ranges-by N` sends
+every 206 body that does not start at byte 0 N bytes short of its Content-Length and closes
+the connection: a transfer cut short.
 """
 
 from __future__ import annotations
@@ -170,6 +172,10 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if head_only:
             return
+        if status == 206 and start > 0 and opts.cut_ranges_by:
+            # The promised Content-Length is never met: the client sees the connection close early.
+            self.close_connection = True
+            end = max(start, end - opts.cut_ranges_by)
         self._send_body(full, start, end, opts.bandwidth_mbps)
 
     def _send_body(self, full: str, start: int, end: int, mbps: float) -> None:
@@ -203,6 +209,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--bandwidth-mbps", type=float, default=0.0, help="MB/s per response; 0 = unlimited")
     p.add_argument("--redirect", action="append", default=[], help="/path=URL (302)")
     p.add_argument("--slack-token", default=None)
+    p.add_argument("--cut-ranges-by", type=int, default=0, help="send 206 bodies (past byte 0) N bytes short")
     p.add_argument("--host", default="127.0.0.1", help="a loopback address to bind (127.0.0.0/8 only)")
     opts = p.parse_args(argv)
     opts.root = os.path.realpath(opts.root)

@@ -42,7 +42,7 @@ def counter_gap(layers: list[LayerInfo]) -> bool:
     seen: dict[str, list[int]] = {}
     for layer in layers:
         key = (layer.path or layer.name).rsplit("/", 1)[-1]
-        base, _, n = key.rpartition("_")
-        base, n = (base, int(n)) if n.isdigit() else (key, 0)
+        base, _, digits = key.rpartition("_")
+        base, n = (base, int(digits)) if digits.isdigit() else (key, 0)
         seen.setdefault(base, []).append(n)
     return any(sorted(v) != list(range(len(v))) for v in seen.values())

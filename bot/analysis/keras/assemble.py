@@ -83,13 +83,13 @@ def optimizer_info(opt_config: dict[str, Any] | None, records: list[WeightRecord
     class_name, lr = None, None
     if isinstance(opt_config, dict):
         class_name = strip_registered_prefix(str(opt_config.get("class_name", ""))) or None
-        cfg = opt_config.get("config") if isinstance(opt_config.get("config"), dict) else {}
+        cfg = _dict(opt_config.get("config"))
         if class_name and class_name.startswith("LossScaleOptimizer"):
             inner = cfg.get("inner_optimizer") or cfg.get("optimizer")
             if isinstance(inner, dict):
                 inner_info = optimizer_info(inner, [], None)
                 class_name = f"{class_name}({inner_info.class_name})" if inner_info else class_name
-                cfg = inner.get("config") if isinstance(inner.get("config"), dict) else {}
+                cfg = _dict(inner.get("config"))
         lr = _learning_rate(cfg)
     return OptimizerInfo(
         class_name=class_name,
@@ -101,13 +101,18 @@ def optimizer_info(opt_config: dict[str, Any] | None, records: list[WeightRecord
     )
 
 
+def _dict(value: object) -> dict[str, Any]:
+    """A config's sub-dictionary, or {} where the file has something else there."""
+    return value if isinstance(value, dict) else {}
+
+
 def _learning_rate(cfg: dict[str, Any]) -> float | None:
     for key in ("learning_rate", "lr"):
         v = cfg.get(key)
         if isinstance(v, (int, float)) and not isinstance(v, bool):
             return float(v)
         if isinstance(v, dict):  # a schedule: report its starting rate
-            inner = v.get("config") if isinstance(v.get("config"), dict) else {}
+            inner = _dict(v.get("config"))
             start = inner.get("initial_learning_rate")
             if isinstance(start, (int, float)):
                 return float(start)

@@ -293,6 +293,7 @@ def lambda_code_summary(layer: LayerSpec) -> str | None:
     else:
         return None if fn is None else f"function {fn!r}" if isinstance(fn, str) else None
     try:
-        return f"marshalled Python bytecode, {len(base64.b64decode(code, validate=False))} bytes"
+        # A missing or non-text `code` raises TypeError, caught below.
+        return f"marshalled Python bytecode, {len(base64.b64decode(code, validate=False))} bytes"  # type: ignore[arg-type]
     except (binascii.Error, TypeError, ValueError):  # we only describe, never decode for use
         return "marshalled Python bytecode"

@@ -13,7 +13,7 @@ import json
 import struct
 import tempfile
 import zipfile
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
 if TYPE_CHECKING:
     import h5py
@@ -159,7 +159,7 @@ def _fill_from_config(report: Report, config: dict[str, Any], metadata: dict[str
                       tree: v3_weights.V3Tree | None) -> Report:
     report.keras_version = str(metadata.get("keras_version")) if metadata.get("keras_version") else None
     try:
-        spec: ModelSpec | None = describe_model(config)
+        spec: ModelSpec = describe_model(config)
     except ValueError as exc:
         raise AnalysisError(ErrorCode.CORRUPT, f"config.json is not a Keras model config ({exc}).") from exc
     compile_config = config.get("compile_config") if isinstance(config.get("compile_config"), dict) else {}
@@ -332,7 +332,7 @@ class _member_file:
             self._tmp.close()
 
 
-def _bounded_copy(src: BinaryIO, dst: BinaryIO, limit: int) -> int:
+def _bounded_copy(src: IO[bytes], dst: IO[bytes], limit: int) -> int:
     total = 0
     while True:
         chunk = src.read(min(1024 * 1024, limit + 1 - total))

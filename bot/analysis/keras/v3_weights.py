@@ -183,9 +183,9 @@ def optimizer_counters(opt: list[V3Var]) -> tuple[int | None, float | None]:
     if len(opt) >= 5 and all(not v.shape for v in opt[:5]) and isinstance(opt[4].value, int) \
             and isinstance(opt[2].value, int):
         start = 4
-    it = opt[start].value if len(opt) > start and isinstance(opt[start].value, int) else None
-    lr = opt[start + 1].value if len(opt) > start + 1 and isinstance(opt[start + 1].value, float) else None
-    return it, lr
+    it = opt[start].value if len(opt) > start else None
+    lr = opt[start + 1].value if len(opt) > start + 1 else None
+    return (it if isinstance(it, int) else None), (lr if isinstance(lr, float) else None)
 
 
 def match_groups(tree: V3Tree, container: str, layers: list[LayerSpec] | None
@@ -196,10 +196,11 @@ def match_groups(tree: V3Tree, container: str, layers: list[LayerSpec] | None
     by_name = {l.name: l for l in layers}
     named = {k: tree.names.get(f"{container}/{k}") for k in keys}
     if keys and all(n in by_name for n in named.values()):
-        return [(k, by_name[named[k]]) for k in keys_in_layer_order(keys, named, layers)], "name"
+        # all() above: every name is a layer's, so none is None.
+        return [(k, by_name[named[k]]) for k in keys_in_layer_order(keys, named, layers)], "name"  # type: ignore[index]
     # Keras < 3.6: re-derive the snake-case names; pair per class in order, which also survives the
     # counter gaps of Keras 2.13 (keras-formats.md §3.3).
-    remaining = {}
+    remaining: dict[str, list[str]] = {}
     for k in keys:
         remaining.setdefault(_base(k), []).append(k)
     pairs: list[tuple[str, LayerSpec | None]] = []

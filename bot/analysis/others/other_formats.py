@@ -211,7 +211,9 @@ def report_from_safetensors(artifact: Artifact) -> Report:
     if not isinstance(header, dict):
         raise AnalysisError(ErrorCode.CORRUPT, "The safetensors header is not a JSON object.")
     metadata = header.pop("__metadata__", None)
-    spans, params, dtypes = [], 0, {}
+    spans: list[tuple[int, int, str]] = []
+    params = 0
+    dtypes: dict[str, int] = {}
     for name, info in header.items():
         try:
             dtype, shape, (start, end) = info["dtype"], info["shape"], info["data_offsets"]

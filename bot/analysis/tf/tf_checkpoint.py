@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Mapping
 
 from bot.analysis.io.artifact import Artifact
 from bot.analysis.keras.assemble import WeightRecord
 from bot.analysis.keras.keras_classes import BUILTIN_OPTIMIZERS, STATE_WEIGHT_NAMES
 from bot.analysis.tf.tf_bundle import (
+    LAYER_EDGE,
     OBJECT_GRAPH_KEY,
     SHARD_NAME,
     VARIABLE_SUFFIX,
@@ -34,7 +36,6 @@ MAX_STATE_FILE_BYTES = 64 * 1024
 OPTIMIZER_SLOT = "/.OPTIMIZER_SLOT/"
 ITERATION_NAMES = ("_iterations", "iter", "iterations", "iteration")
 LEARNING_RATE_NAMES = ("_learning_rate", "learning_rate", "lr")
-LAYER_EDGE = re.compile(r"^(layer_with_weights|layer)-\d+$")
 # TF1 `Saver` slot variables are named after the variable plus the optimizer's slot suffix.
 TF1_SLOT_SUFFIXES = ("/Adam", "/Adam_1", "/Momentum", "/RMSProp", "/RMSProp_1", "/Adagrad",
                      "/Adadelta", "/Adadelta_1", "/Ftrl", "/Ftrl_1", "/ExponentialMovingAverage")
@@ -288,7 +289,7 @@ def is_state_variable(var: Variable) -> bool:
         var.name.rsplit("/", 1)[-1].split(":")[0] in STATE_WEIGHT_NAMES
 
 
-def weight_records(found: BundleVariables, trainable: dict[str, bool | None],
+def weight_records(found: BundleVariables, trainable: Mapping[str, bool | None],
                    names: dict[str, str] | None = None) -> list[WeightRecord]:
     """One WeightRecord per model weight, grouped under its layer's display name."""
     names = names if names is not None else layer_display_names(found.weights)
@@ -368,7 +369,8 @@ def report_from_checkpoint(artifact: Artifact) -> Report:
             report.optimizer.learning_rate = found.learning_rate
     report.size_breakdown = size_breakdown(total_bytes(found), records, opt_records)
     report.format_detail = _checkpoint_detail(found, report.format_detail)
-    report.reload = checkpoint_reload(index_artifact.name[: -len(".index")], found)
+    root = found.graph.root_children() if found.graph else []
+    report.reload = checkpoint_reload(index_artifact.name[: -len(".index")], found.name_based, root)
     return report
 
 

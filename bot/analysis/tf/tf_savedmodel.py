@@ -38,7 +38,6 @@ from bot.analysis.tf.tf_checkpoint import (
     trainable_from_graph_or_slots,
     weight_records,
 )
-from bot.analysis.tf.tf_reload import savedmodel_reload
 from bot.analysis.wire import protobuf as pb
 from bot.errors import AnalysisError, ErrorCode
 from bot.report import Contents, Report, SourceInfo
@@ -175,8 +174,7 @@ def report_from_savedmodel(folder: Artifact) -> Report:
                         f"(`variables/` and `_all_variables/`); I counted each once "
                         f"({found.duplicates_dropped} duplicates skipped).")
     report.format_detail = _detail(graph, metadata)
-    report.reload = savedmodel_reload(folder.name, metadata is not None, graph)
-    return report
+    return report  # the reload advice is the advisor's (bot/analysis/advice), from format_detail
 
 
 def _describe_keras_model(metadata: KerasMetadata, report: Report):  # type: ignore[no-untyped-def]

@@ -15,12 +15,13 @@ from typing import Any
 
 def split_pickles(data: bytes, limit: int = 6) -> list[bytes]:
     """The consecutive pickles at the start (legacy torch: magic, protocol, sys info, object, keys)."""
-    out, pos = [], 0
+    out: list[bytes] = []
+    pos = 0
     stream = io.BytesIO(data)
     while pos < len(data) and len(out) < limit:
         stream.seek(pos)
         try:
-            end = next(p for op, _a, p in pickletools.genops(stream) if op.name == "STOP") + 1
+            end = next(p for op, _a, p in pickletools.genops(stream) if op.name == "STOP" and p is not None) + 1
         except (ValueError, StopIteration):  # genops: damaged or truncated pickle
             break
         out.append(data[pos:end])
