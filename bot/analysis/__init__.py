@@ -15,7 +15,7 @@ from bot.errors import AnalysisError, ErrorCode
 from bot.report import Report, ReportError, SourceInfo
 
 # Bump when a reader changes what it reports, so caches never serve an older analysis.
-ANALYZER_VERSION = "2026.11.28-2"
+ANALYZER_VERSION = "2026.12.02-11"
 
 __all__ = ["ANALYZER_VERSION", "Artifact", "FileObjArtifact", "PathArtifact", "read_report"]
 

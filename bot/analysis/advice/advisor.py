@@ -272,7 +272,7 @@ def _v3_archive(report: Report) -> list[ReloadOption]:
 
 def _v3_weights(report: Report) -> list[ReloadOption]:
     p = report.source.uri
-    load = f"model.load_weights({s.q(p)})"
+    load = s.quantize_line(report) + f"model.load_weights({s.q(p)})"
     purpose = "weights into the same architecture, matched by path (extra groups in the file are ignored)"
     sharded = report.format == "keras-v3-sharded-weights"
     if writer_of(report) == "k213":

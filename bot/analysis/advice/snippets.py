@@ -6,7 +6,7 @@ reload-advice tests execute each `load` part verbatim in real Keras 3 and tf-ker
 
 from __future__ import annotations
 
-from bot.report import Report
+from bot.report import LayerInfo, Report, WeightInfo
 
 # Rows of the expected-layer table printed above a build-then-load_weights snippet.
 MAX_LAYOUT_ROWS = 40
@@ -74,7 +74,8 @@ def layout_comment(report: Report) -> str:
     for layer in layers:
         if not layer.weights:
             continue
-        shapes = ", ".join(f"{w.name.rsplit('/', 1)[-1].split(':')[0]} {tuple(w.shape)}" for w in layer.weights[:6])
+        shapes = ", ".join(f"{w.name.rsplit('/', 1)[-1].split(':')[0]} {tuple(s)}"
+                           for w, s in _float_shapes(report, layer)[:6])
         more = f", +{len(layer.weights) - 6} more" if len(layer.weights) > 6 else ""
         where = f" [{layer.path}]" if layer.path else ""
         rows.append(f"#   {layer.name:<20} {layer.class_name:<18} {shapes}{more}{where}")
@@ -86,9 +87,32 @@ def layout_comment(report: Report) -> str:
     return "\n".join([head, *rows]) if rows else "# Build the same architecture first."
 
 
+def _float_shapes(report: Report, layer: LayerInfo) -> list[tuple[WeightInfo, list[int]]]:
+    """(weight, shape) as the float model the user builds has it: int4 kernels unpacked, and no LoRA
+    adapters (Keras creates those itself)."""
+    from bot.analysis.keras import quantization
+
+    ws = [w for w in layer.weights if not w.name.rsplit("/", 1)[-1].startswith(("lora_kernel_", "lora_embeddings_"))]
+    if not layer.quantization:
+        return [(w, w.shape) for w in ws]
+    shapes = {w.name.rsplit("/", 1)[-1]: w.shape for w in ws}
+    rows = quantization.packs_rows(report.keras_version)
+    return [(w, quantization.logical_shape(layer.quantization, w.name.rsplit("/", 1)[-1], shapes, rows, None)
+             or w.shape) for w in ws]
+
+
 def _path_order(path: str) -> tuple[str, int]:
     base, _, n = path.rpartition("_")
     return (base, int(n)) if n.isdigit() else (path, -1)
+
+
+def quantize_line(report: Report) -> str:
+    """Weights of a quantized model load only into a model quantized the same way first (keras-hub
+    issue 1705): build, `model.quantize(mode)`, then load_weights (proven in test_keras2026_files.py)."""
+    q = report.quantization
+    if q is None or q.mode not in ("int8", "int4", "float8"):
+        return ""
+    return f"model.quantize({q.mode!r})  # the file holds {q.mode}-quantized layers: quantize before loading\n"
 
 
 def build_line(module: str) -> str:
