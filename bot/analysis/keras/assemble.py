@@ -229,6 +229,14 @@ def add_model_findings(report: Report, spec: ModelSpec) -> None:
             f"`custom_objects={{'{strip_registered_prefix(obj.class_name)}': "
             f"{strip_registered_prefix(obj.class_name)}}}`.",
         )
+    from bot.analysis.keras.config_walk import is_hub_class
+
+    hub = sorted({strip_registered_prefix(l.class_name) for l in spec.all_layers()
+                  if is_hub_class(l.module, l.registered_name)} |
+                 ({strip_registered_prefix(spec.class_name)} if is_hub_class(spec.module, spec.registered_name) else set()))
+    if hub:
+        report.warn("keras-hub-classes", f"Uses KerasHub classes ({', '.join(hub[:6])}): `import keras_hub` before "
+                    "loading registers them (pip install keras-hub); no code of yours is needed.")
     mixed = sorted(p for p in spec.dtype_policies if p.startswith("mixed_"))
     if mixed:
         report.warn(
