@@ -155,6 +155,10 @@ def _read_dir(d: Artifact, report: Report) -> Report:
         files = hub_files.FolderFiles(d)
         if hub_files.is_hub_metadata(files.json("metadata.json"), files.json("config.json")):
             return hub_preset.report_from_preset(files, report)
+    from bot.analysis.others import orbax
+
+    if orbax.looks_like_run(d, entries):
+        return orbax.report_from_orbax(d, entries, report)
     kind = sniff.sniff_dir(entries)
     if kind is sniff.Kind.KERAS_DIR:
         return keras_v3.report_from_keras_dir(d, report)
