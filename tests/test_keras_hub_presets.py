@@ -105,11 +105,19 @@ def test_missing_pieces_of_a_preset_are_named(tmp_path):
     assert {"preset-missing-weights", "preset-missing-tokenizer-assets"} <= codes
 
 
-def test_a_plain_keras_file_with_keras_hub_layers_imports_keras_hub():
-    report = _report("hub__keras_with_hub_layers.keras")
+@pytest.mark.parametrize("rel", sorted(k for k, v in HUB.items() if v["kind"] == "keras-with-hub-layers"))
+def test_a_plain_keras_file_with_keras_hub_classes_imports_keras_hub(rel):
+    report = _report(rel)
     assert "import keras_hub" in report.reload.python
     assert "my_project" not in report.reload.python
     assert not any(w.code == "custom-object" for w in report.warnings)
+    assert report.model.class_name == HUB[rel]["model_class"]
+    assert all(l.class_name != "unknown" for l in report.layers)
+    # Live model.layers may also list a layer shared with the backbone (a CausalLM's tied token_embedding),
+    # whose weights the file keeps once, under the backbone.
+    live = {l["name"]: l["class_name"] for l in HUB[rel]["layers"] if l["params"]}
+    mine = {l.name: l.class_name for l in report.layers if l.params}
+    assert mine and all(live[name] == cls for name, cls in mine.items()), (mine, live)
 
 
 _RUNNER = r'''

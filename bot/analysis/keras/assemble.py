@@ -257,7 +257,10 @@ def add_training_findings(report: Report, loss: Any) -> None:
     from bot.analysis.keras.keras_classes import BUILTIN_LOSSES
 
     names = []
-    for item in (loss.values() if isinstance(loss, dict) else loss if isinstance(loss, list) else [loss]):
+    # A serialized loss object is one loss (`{"module": "keras.losses", "class_name": …}`); a plain dict maps outputs.
+    single = isinstance(loss, dict) and "class_name" in loss
+    for item in (loss.values() if isinstance(loss, dict) and not single else loss if isinstance(loss, list)
+                 else [loss]):
         plain = _plain(item)
         if isinstance(plain, str) and strip_registered_prefix(plain) not in BUILTIN_LOSSES:
             names.append(strip_registered_prefix(plain))

@@ -54,7 +54,7 @@ def report_from_preset(files: PresetFiles, report: Report) -> Report:
     report.layers = assemble.layers_from_records(order, records)
     for l in report.layers:
         l.path = (res.paths.get(l.name) if res else None) or (head.paths.get(l.name) if head else None)
-        _named(l)
+        name_hub_layer(l)
     backbone_params = sum(r.size for r in res.records) if res else 0
     head_params = sum(r.size for r in head.records) if head else 0
     trainable = sum(r.size for r in records if r.trainable is not False)
@@ -120,10 +120,13 @@ _CAMEL = re.compile(r"(?:^|_)([a-z0-9])")
 _ACRONYMS = {"Rms": "RMS", "Vit": "ViT", "Mlp": "MLP", "Gpt": "GPT"}
 
 
-def _named(layer: LayerInfo) -> LayerInfo:
+def name_hub_layer(layer: LayerInfo) -> LayerInfo:
     """Layers of KerasHub classes, named as KerasHub names them: groups are snake-cased class names."""
     if layer.class_name == "unknown" and layer.name:
-        key = (layer.path or layer.name).rsplit("/", 1)[-1]
+        # Groups inside `layers/` are snake-cased class names; a task's attributes (`backbone`, `preprocessor`)
+        # are not, and there the layer's own name (`gemma_backbone`) is the class name snake-cased.
+        in_container = (layer.path or "").startswith(("layers/", "_layer_checkpoint_dependencies/"))
+        key = (layer.path if in_container and layer.path else layer.name).rsplit("/", 1)[-1]
         base = re.sub(r"_\d+$", "", key)
         name = _CAMEL.sub(lambda m: m.group(1).upper(), base)
         for k, v in _ACRONYMS.items():

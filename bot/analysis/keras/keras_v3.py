@@ -194,6 +194,11 @@ def _fill_from_config(report: Report, config: dict[str, Any], metadata: dict[str
     if res and report.optimizer and report.optimizer.learning_rate is None and res.learning_rate is not None:
         report.optimizer.learning_rate = res.learning_rate
     assemble.add_version_findings(report)
+    if any(w.code == "keras-hub-classes" for w in report.warnings):
+        from bot.analysis.keras.hub_preset import name_hub_layer
+
+        for layer in report.layers:  # KerasHub tasks nest their backbone outside `layers`: name it from its group
+            name_hub_layer(layer)
     if tree is not None and res is not None:
         report.format_detail = report.format_detail or _layout_detail(tree, res)
         _writer_from_tree(report, tree, res, spec, config.get("module"))
