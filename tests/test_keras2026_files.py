@@ -76,7 +76,7 @@ def test_int4_kernels_show_their_unpacked_shape_from_keras_3_14_on():
 
 def test_lora_layers_report_their_rank_and_the_adapters_keras_recreates():
     for rel, exp in KERAS_FILES.items():
-        if exp["kind"] != "lora":
+        if "lora_ranks" not in exp:
             continue
         report = _report(rel)
         assert {l.name: l.lora_rank for l in report.layers if l.lora_rank} == exp["lora_ranks"], rel
@@ -135,3 +135,23 @@ def test_reload_snippets_run_verbatim_and_give_the_live_counts():
     for rel, live in got.items():
         exp = KERAS_FILES[rel]
         assert (live["count_params"], live["trainable"]) == (exp["count_params"], exp["trainable"]), rel
+
+
+def test_weights_only_int4_files_get_the_block_size_they_were_quantized_with():
+    for rel, exp in KERAS_FILES.items():
+        if "block_size" in exp:
+            python = _report(rel).reload.python
+            assert f"Int4QuantizationConfig(block_size={exp['block_size']})" in python, rel
+
+
+def test_a_gptq_file_keras_cannot_reload_says_why():
+    exp = ARTIFACTS["k3__lm__gptq.keras"]
+    report = _report("k3__lm__gptq.keras")
+    assert report.quantization.mode == "gptq" and report.quantization.layers == 3
+    assert exp["load_model_error"] and "expected 5 variables, but received 4" in exp["load_model_error"]
+    warning = next(w for w in report.warnings if w.code == "gptq-missing-zero-point")
+    assert "expected 5 variables, but received 4" in warning.message
+    names = {w.name.rsplit("/", 1)[-1] for l in report.layers if l.quantization for w in l.weights}
+    assert names == {"bias", "quantized_kernel", "kernel_scale", "g_idx"}
+    assert report.reload.python == "" and not report.reload.options[0].works
+    assert report.reload.options[0].error in exp["load_model_error"]

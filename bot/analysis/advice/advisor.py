@@ -229,6 +229,10 @@ def _v3_archive(report: Report) -> list[ReloadOption]:
         return [_fails(K3, "keras3", s.join("import keras", s.load_model_call("keras.saving.load_model", p, [])),
                        "Object arrays cannot be loaded when allow_pickle=False",
                        "Keras >= 3.15 refuses pickled npz weights; Keras < 3.15 unpickles them (runs code)")]
+    if has_finding(report, "gptq-missing-zero-point"):
+        return [_fails(K3, "keras3", s.join("import keras", s.load_model_call("keras.saving.load_model", p, [])),
+                       "expected 5 variables, but received 4 variables during loading",
+                       "Keras 3.15.1 saved these GPTQ layers without kernel_zero and cannot load them back")]
     if writer in ("k3", "unknown"):
         kw, cav = _kwargs(report, safe_mode=lam)
         restores = report.contents.optimizer_state

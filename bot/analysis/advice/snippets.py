@@ -112,7 +112,41 @@ def quantize_line(report: Report) -> str:
     q = report.quantization
     if q is None or q.mode not in ("int8", "int4", "float8"):
         return ""
-    return f"model.quantize({q.mode!r})  # the file holds {q.mode}-quantized layers: quantize before loading\n"
+    config = ""
+    if q.mode == "int4":
+        block = int4_block_size(report)
+        if block != DEFAULT_INT4_BLOCK:
+            config = f", config=keras.quantizers.Int4QuantizationConfig(block_size={block})"
+    return f"model.quantize({q.mode!r}{config})  # the file holds {q.mode}-quantized layers: quantize before loading\n"
+
+
+# keras/src/quantizers/quantization_config.py Int4QuantizationConfig(block_size=128) is what
+# model.quantize("int4") uses in Keras 3.14+.
+DEFAULT_INT4_BLOCK = 128
+
+
+def int4_block_size(report: Report) -> int | None:
+    """The block size the int4 layers were quantized with: None (per-channel, no zero point / g_idx), else
+    the size whose group count ceil(in / block) matches every layer's kernel_scale rows."""
+    shapes = []
+    for layer in report.layers:
+        if not (layer.quantization or "").startswith("int4"):
+            continue
+        if "/" in (layer.quantization or "") and layer.quantization.split("/", 1)[1].isdigit():
+            return int(layer.quantization.split("/", 1)[1])
+        by = {w.name.rsplit("/", 1)[-1]: w.shape for w in layer.weights}
+        if "g_idx" not in by:
+            return None if "kernel_zero" not in by and "embeddings_zero" not in by else DEFAULT_INT4_BLOCK
+        scale = by.get("kernel_scale") or by.get("embeddings_scale") or [1]
+        groups = scale[0] if "kernel_scale" in by else (scale[-1] if len(scale) > 1 else 1)
+        shapes.append((by["g_idx"][0], groups))
+    if all(-(-n // DEFAULT_INT4_BLOCK) == g for n, g in shapes):
+        return DEFAULT_INT4_BLOCK
+    for n, g in shapes:
+        block = -(-n // g)
+        if all(-(-m // block) == h for m, h in shapes):
+            return block
+    return DEFAULT_INT4_BLOCK
 
 
 def build_line(module: str) -> str:

@@ -28,7 +28,14 @@ def own_records(tree: Any, own: list[tuple[str, Any]], layer: Any, top: str, cls
         mode = quantization.layout_mode(cls, metas)
     rank = lora.lora_rank(cls, config)
     if mode is not None:
-        return _quantized(own, mode, cls, top, trainable, prefix, tree.writer_version, rank)
+        out = _quantized(own, mode, cls, top, trainable, prefix, tree.writer_version, rank)
+        if out is not None and rank is not None:  # QLoRA: adapters on the unpacked kernel, re-created on load
+            kernel = next((r for r in out if r.name.rsplit("/", 1)[-1] in ("kernel", "embeddings")), None)
+            if kernel is not None:
+                for name, shape in lora.adapter_shapes(cls, rank, kernel.logical_shape or kernel.shape):
+                    out.append(WeightRecord(top, f"{prefix}/{name}", shape, "float32", 0, trainable,
+                                            quantization=mode, lora_rank=rank, in_file=False))
+        return out
     if rank is not None:
         return _lora(own, rank, cls, top, trainable, prefix)
     return None
