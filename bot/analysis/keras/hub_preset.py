@@ -63,7 +63,9 @@ def report_from_preset(files: PresetFiles, report: Report) -> Report:
     report.size_breakdown = assemble.size_breakdown(None, records, [])
     layer_variables.summarize(report, records)
     task_class = strip_registered_prefix(str(task.get("registered_name") or task.get("class_name"))) if task else None
-    report.model = ModelInfo(class_name=task_class or backbone, name=str(inner.get("name") or backbone))
+    task_cfg = task.get("config") if task and isinstance(task.get("config"), dict) else {}
+    report.model = ModelInfo(class_name=task_class or backbone,
+                             name=str(task_cfg.get("name") or inner.get("name") or backbone))
     report.contents = Contents(architecture=True, weights=bool(records), optimizer_state=False, training_config=False)
     report.preset = PresetInfo(
         backbone=backbone,
@@ -184,7 +186,11 @@ def report_from_hub_lora(h5: Any, report: Report, base: Report | None = None) ->
     backbone plus the adapters, and only the adapters train (`enable_lora` freezes the rest)."""
     from bot.analysis.io import h5safe
 
+    import h5py
+
     lora = h5safe.child(h5, "lora")
+    if not isinstance(lora, h5py.Group):
+        raise AnalysisError(ErrorCode.CORRUPT, "This .lora.h5 has no `lora` group: it is not a KerasHub adapter file.")
     rank_ds = h5safe.child(lora, "vars") if lora is not None else None
     rank_ds = h5safe.child(rank_ds, "rank") if rank_ds is not None else None
     rank = h5safe.read_scalar(rank_ds) if rank_ds is not None else None
