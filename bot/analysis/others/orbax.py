@@ -66,10 +66,12 @@ def report_from_orbax(d: Artifact, entries: list[str], report: Report) -> Report
         report.warn("orbax-unfinished-save", f"Unfinished save(s) in the run folder: {', '.join(unfinished + half)} "
                     f"(no commit marker). Orbax and Keras skip them and load {latest}; a save still running "
                     "or a crash mid-save leaves them.")
-    if config is None:
+    if config is None and any(p[0] == "trainable_variables" for p, _ in arrays):
         report.warn("orbax-weights-only", "No model_config in the step (saved with save_weights_only=True): "
                     "build the model first, then load the weights.")
-    report.reload = _reload(report, d.is_dir() and not single, config is not None)
+    keras_run = any(p[0] == "trainable_variables" for p, _ in arrays) or config is not None
+    report.reload = _reload(report, not single, config is not None) if keras_run else _plain_reload(
+        report, committed[-1] if committed else None, payload)
     return report
 
 
@@ -86,8 +88,9 @@ def _json(a: Artifact | None) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _arrays(meta: dict[str, Any]) -> list[tuple[tuple[str, ...], list[int]]]:
-    """(key path, shape) of every array in `_METADATA`'s tree_metadata."""
+def _arrays(meta: dict[str, Any]) -> list[tuple[tuple[str, ...], list[int] | None]]:
+    """(key path, shape) of every array in `_METADATA`'s tree_metadata; shape None when not recorded
+    (plain Orbax saves of NumPy arrays keep it only in the tensorstore metadata)."""
     out = []
     tree = meta.get("tree_metadata") if isinstance(meta.get("tree_metadata"), dict) else {}
     for key, value in tree.items():
@@ -101,7 +104,7 @@ def _arrays(meta: dict[str, Any]) -> list[tuple[tuple[str, ...], list[int]]]:
                 path = (str(key),)
         vm = value.get("value_metadata") if isinstance(value, dict) else {}
         shape = vm.get("write_shape") if isinstance(vm, dict) else None
-        out.append((path, [int(x) for x in shape] if isinstance(shape, list) else []))
+        out.append((path, [int(x) for x in shape] if isinstance(shape, list) else None))
     return out
 
 
@@ -129,7 +132,8 @@ def _fill(report: Report, arrays: list[tuple[tuple[str, ...], list[int]]], confi
     trainable = non_trainable = 0
     opt_vars = opt_values = 0
     iterations = None
-    for path, shape in arrays:
+    for path, maybe in arrays:
+        shape = maybe or []
         group, rest = path[0], path[1:]
         if group in ("trainable_variables", "non_trainable_variables") and rest:
             name = rest[0]
@@ -143,6 +147,21 @@ def _fill(report: Report, arrays: list[tuple[tuple[str, ...], list[int]]], confi
         elif group == "optimizer_variables":
             opt_vars += 1
             opt_values += _size(shape)
+    if not any(p[0] in ("trainable_variables", "non_trainable_variables") for p, _ in arrays) and arrays:
+        # Plain Orbax: no Keras grouping, so no trainable split; group by the first key.
+        known = all(shape is not None for _, shape in arrays)
+        for path, shape in arrays:
+            layer = layers.setdefault(path[0], LayerInfo(name=path[0], class_name="array tree", params=0))
+            layer.weights.append(WeightInfo("/".join(path), shape or [], "unknown"))
+            layer.params += _size(shape) if shape is not None else 0
+        report.layers = list(layers.values())
+        report.params = Params(total=sum(l.params for l in layers.values())) if known else None
+        if not known:
+            report.warn("orbax-shapes-not-recorded", f"{len(arrays)} arrays are listed, but _METADATA records no "
+                        "shapes for them (NumPy arrays saved by plain Orbax): the parameter count needs the "
+                        "tensorstore metadata, which I do not read.")
+        report.contents = Contents(architecture=False, weights=True)
+        return
     classes = _classes(config)
     for layer in layers.values():
         layer.class_name = classes.get(layer.name, "unknown")
@@ -189,3 +208,15 @@ def _reload(report: Report, run: bool, has_config: bool) -> Reload:
                            build_first=True, purpose="weights into the same architecture",
                            caveats=["needs Keras >= 3.14 and `pip install orbax-checkpoint`"])
     return Reload(summary=f"Keras 3: {opt.purpose}", python=python, options=[opt])
+
+
+def _plain_reload(report: Report, step: int | None, payload: str | None) -> Reload:
+    """Plain Orbax (CheckpointManager + StandardSave): the array tree back, not a Keras model."""
+    p = report.source.uri.rstrip("/")
+    python = ("import orbax.checkpoint as ocp\n"
+              f"model = ocp.CheckpointManager({p!r}).restore({step}, args=ocp.args.StandardRestore())"
+              "  # the saved array tree (a dict)\n")
+    opt = ReloadOption(keras="Orbax", python=python, works=step is not None, loader="orbax", load=python,
+                       purpose="the saved arrays as a tree of NumPy/JAX arrays",
+                       caveats=["not a Keras model: assign the arrays to your model's variables"])
+    return Reload(summary=f"Orbax: {opt.purpose}", python=python, options=[opt])
