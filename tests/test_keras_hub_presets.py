@@ -154,3 +154,12 @@ def test_reload_snippets_run_verbatim_in_keras_hub_and_give_the_live_counts():
     assert set(got) == {c["id"] for c in cases}
     for c in cases:
         assert [got[c["id"]]["count_params"], got[c["id"]]["trainable"]] == c["expect"], c["id"]
+
+
+def test_a_quantized_task_preset_loads_through_its_task_class():
+    exp, report = PRESETS["hub__gemma_causal_lm_int8"], _report("hub__gemma_causal_lm_int8")
+    assert report.quantization.mode == "int8"
+    assert "GemmaCausalLM.from_preset" in report.reload.python
+    assert exp["backbone_from_preset_error"] and "could not be loaded" in exp["backbone_from_preset_error"]
+    assert "task class's `from_preset`" in next(w.message for w in report.warnings
+                                                 if w.code == "quantized-preset-from-preset")

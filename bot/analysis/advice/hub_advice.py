@@ -2,7 +2,8 @@
 
 `keras_hub.models.<Task or Backbone>.from_preset(folder)` is the loader (keras_hub/src/utils/
 preset_utils.py); it reads a folder (or a kaggle://, hf://, gs:// handle), not a zip, and
-KerasHub 0.32 drops a saved DTypePolicyMap, so quantized presets are rebuilt from config.json.
+KerasHub 0.32 `Backbone.from_preset` drops a saved DTypePolicyMap (config.json), so a quantized preset
+without a task is rebuilt from config.json; a task preset keeps it (task.json) and loads as usual.
 """
 
 from __future__ import annotations
@@ -35,8 +36,11 @@ def preset_options(report: Report) -> list[ReloadOption]:
     preset = report.preset
     cls = (report.model.class_name if report.model else None) or (preset.backbone if preset else "Backbone")
     from_preset = s.join("import keras_hub", setup, f"model = keras_hub.models.{cls}.from_preset({where})")
-    if report.quantization is None:
-        what = "the task with its preprocessor" if preset and cls != preset.backbone else "the backbone"
+    has_task = bool(preset and cls != preset.backbone)
+    if report.quantization is None or has_task:
+        # A task preset deserializes its backbone from task.json, keeping the quantized dtype map (observed:
+        # GemmaCausalLM.from_preset loads an int8 preset whose GemmaBackbone.from_preset fails).
+        what = "the task with its preprocessor" if has_task else "the backbone"
         return [ReloadOption(keras=K3, python=from_preset, works=True, loader="keras3", load=from_preset,
                              purpose=f"{what}, as KerasHub builds it from the preset",
                              caveats=["pip install keras-hub (it registers the classes the preset names)"])]

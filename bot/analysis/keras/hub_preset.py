@@ -173,10 +173,12 @@ def _check(report: Report, files: PresetFiles, metadata: dict[str, Any], task: d
         report.warn("preset-parameter-count-mismatch", f"metadata.json says the backbone has {count:,} parameters "
                     f"but its weights hold {backbone_params:,}: the weights may belong to another preset or be "
                     "incomplete.")
-    if report.quantization is not None and files.exists("config.json"):
-        report.warn("quantized-preset-from-preset", "KerasHub 0.32 `from_preset` replaces the preset's saved "
-                    "DTypePolicyMap with the default dtype, builds a float model and then fails to load the "
-                    "quantized weights (\"could not be loaded\"); rebuild from config.json instead (see reload).")
+    if report.quantization is not None:
+        how = ("the task class's `from_preset` (task.json keeps the map) loads it" if task is not None else
+               "rebuild it from config.json instead (see reload)")
+        report.warn("quantized-preset-from-preset", "KerasHub 0.32 `Backbone.from_preset` replaces the preset's "
+                    "saved DTypePolicyMap with the default dtype, builds a float model and then fails to load the "
+                    f"quantized weights (\"could not be loaded\"); {how}.")
 
 
 def report_from_hub_lora(h5: Any, report: Report, base: Report | None = None) -> Report:
