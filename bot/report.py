@@ -22,6 +22,9 @@ FORMATS = (
     "keras-v3-archive",
     "keras-v3-weights",
     "keras-v3-sharded-weights",
+    "keras-hub-preset",
+    "keras-hub-lora",
+    "orbax-checkpoint",
     "tf-savedmodel",
     "tf-checkpoint",
     "onnx",
@@ -79,6 +82,35 @@ class LayerInfo:
     trainable: bool | None = None
     # v3 files only: the layer's group in the weights file ("layers/dense_1"); Keras 3 loads by it.
     path: str | None = None
+    # Keras 3 quantization mode ("int8", "int4/128", "float8", "gptq/4/128", "awq/…", "mixed"), or None.
+    quantization: str | None = None
+    # LoRA rank from the layer config (`enable_lora(rank)`), or None.
+    lora_rank: int | None = None
+
+
+@dataclass
+class QuantizationInfo:
+    """Model-level summary of Keras 3 quantization: one mode, or "mixed", and how many layers use it."""
+
+    mode: str  # "int8" | "int4" | "float8" | "gptq" | "awq" | "mixed"
+    layers: int
+
+
+@dataclass
+class TokenizerInfo:
+    class_name: str
+    vocabulary_size: int | None = None
+
+
+@dataclass
+class PresetInfo:
+    """A KerasHub preset (keras_hub/src/utils/preset_utils.py): what `from_preset` builds from it."""
+
+    backbone: str
+    tasks: list[str] = field(default_factory=list)
+    keras_hub_version: str | None = None
+    tokenizer: TokenizerInfo | None = None
+    metadata_parameter_count: int | None = None
 
 
 @dataclass
@@ -165,6 +197,8 @@ class Report:
     error: ReportError | None = None
     # Short human description of the format variant ("Keras 2.13/2.14 layout", "sharded in 3 files").
     format_detail: str | None = None
+    quantization: QuantizationInfo | None = None
+    preset: PresetInfo | None = None
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -212,6 +246,8 @@ class Report:
                 LayerInfo(**{**l, "weights": [WeightInfo(**w) for w in l.get("weights", [])]})
                 for l in d.get("layers", [])
             ],
+            quantization=opt(QuantizationInfo, d.get("quantization")),
+            preset=_preset_from_dict(d.get("preset")),
             optimizer=opt(OptimizerInfo, d.get("optimizer")),
             training=opt(TrainingInfo, d.get("training")),
             size_breakdown=opt(SizeBreakdown, d.get("size_breakdown")),
@@ -228,3 +264,10 @@ class Report:
     @classmethod
     def from_json(cls, text: str | bytes) -> "Report":
         return cls.from_dict(json.loads(text))
+
+
+def _preset_from_dict(d: dict[str, Any] | None) -> PresetInfo | None:
+    if d is None:
+        return None
+    tok = d.get("tokenizer")
+    return PresetInfo(**{**d, "tokenizer": TokenizerInfo(**tok) if tok else None})

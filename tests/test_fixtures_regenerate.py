@@ -46,3 +46,36 @@ def test_the_core_matches_live_keras_on_freshly_made_fixtures(fresh_fixtures):
                          text=True, timeout=900)
     assert res.returncode == 0, res.stdout[-4000:]
     assert " passed" in res.stdout and " failed" not in res.stdout
+
+
+@pytest.fixture(scope="module")
+def fresh_keras2026(tmp_path_factory):
+    """Quantized/LoRA/compile files (Keras 3.15), KerasHub presets and an Orbax run, made again from scratch."""
+    out = tmp_path_factory.mktemp("keras2026")
+    committed = ROOT / "tests/fixtures/keras2026"
+    # k213 needs the TF 2.13 venv: its committed entries and files are carried over, as make_fixtures does.
+    for path in committed.glob("k213__*"):
+        (out / path.name).write_bytes(path.read_bytes())
+    entries = json.loads((committed / "expected.json").read_text())["artifacts"]
+    (out / "expected.json").write_text(json.dumps({"artifacts": {k: v for k, v in entries.items()
+                                                                 if k.startswith("k213__")}}))
+    res = subprocess.run([sys.executable, "tests/fixtures/make_keras2026.py", "--out", str(out), "--part", "all"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=1800)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return out
+
+
+def test_fresh_keras2026_fixtures_cover_every_committed_kind(fresh_keras2026):
+    fresh = json.loads((fresh_keras2026 / "expected.json").read_text())["artifacts"]
+    committed = json.loads((ROOT / "tests/fixtures/keras2026/expected.json").read_text())["artifacts"]
+    assert set(committed) <= set(fresh), sorted(set(committed) - set(fresh))
+
+
+def test_the_core_matches_live_keras_and_keras_hub_on_fresh_2026_fixtures(fresh_keras2026):
+    env = {**os.environ, "CKPTBOT_KERAS2026_DIR": str(fresh_keras2026)}
+    res = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                          "tests/test_keras2026_files.py", "tests/test_keras_hub_presets.py",
+                          "tests/test_orbax_checkpoints.py"], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=1800)
+    assert res.returncode == 0, res.stdout[-4000:]
+    assert " passed" in res.stdout and " failed" not in res.stdout

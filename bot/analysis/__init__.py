@@ -15,7 +15,7 @@ from bot.errors import AnalysisError, ErrorCode
 from bot.report import Report, ReportError, SourceInfo
 
 # Bump when a reader changes what it reports, so caches never serve an older analysis.
-ANALYZER_VERSION = "2026.11.28-2"
+ANALYZER_VERSION = "2026.12.02-11"
 
 __all__ = ["ANALYZER_VERSION", "Artifact", "FileObjArtifact", "PathArtifact", "read_report"]
 
@@ -56,10 +56,15 @@ def _read_file(kind, artifact: Artifact, f, head: bytes, report: Report) -> Repo
     from bot.analysis.keras import keras_v3
     from bot.analysis.sniff import Kind
 
+    if artifact.name == "config.json" and head.lstrip().startswith(b"{"):
+        preset = _preset_beside(artifact, report)
+        if preset is not None:
+            return preset
+
     if kind is Kind.EMPTY:
         raise AnalysisError(ErrorCode.EMPTY)
     if kind is Kind.HDF5:
-        return _read_hdf5(f, report)
+        return _read_hdf5(f, report, artifact)
     if kind is Kind.ZIP:
         return _read_zip(f, artifact, report)
     if kind is Kind.GIT_LFS:
@@ -83,13 +88,13 @@ def _read_file(kind, artifact: Artifact, f, head: bytes, report: Report) -> Repo
     raise not_a_model.unknown_error(artifact.name, head)
 
 
-def _read_hdf5(f, report: Report) -> Report:
+def _read_hdf5(f, report: Report, artifact: Artifact | None = None) -> Report:
     from bot.analysis.io import h5safe
 
-    return h5safe.guarded(_read_hdf5_unguarded)(f, report)
+    return h5safe.guarded(_read_hdf5_unguarded)(f, report, artifact)
 
 
-def _read_hdf5_unguarded(f, report: Report) -> Report:
+def _read_hdf5_unguarded(f, report: Report, artifact: Artifact | None = None) -> Report:
     from bot.analysis.io import h5safe
     from bot.analysis.keras import keras_v3, legacy_h5, v3_weights
 
@@ -100,6 +105,11 @@ def _read_hdf5_unguarded(f, report: Report) -> Report:
             return legacy_h5.report_from_legacy_h5(h5, report)
         if "nb_layers" in attrs:
             return legacy_h5.report_from_keras0_h5(h5, report)
+        if set(h5.keys()) == {"lora"}:
+            from bot.analysis.keras import hub_preset
+
+            return hub_preset.report_from_hub_lora(h5, report, _preset_beside(artifact, Report(
+                source=report.source, format="not-a-model")) if artifact is not None else None)
         if v3_weights.looks_like_v3_weights(h5):
             return keras_v3.report_from_v3_weights(h5, report)
         if "model_weights" in h5 and "layer_names" in h5["model_weights"].attrs:
@@ -124,6 +134,9 @@ def _read_zip(f, artifact: Artifact, report: Report) -> Report:
         from bot.analysis.others import other_formats
 
         return _with_source(other_formats.report_from_pytorch_zip(artifact), report)
+    preset = _preset_zip(f, names, report)
+    if preset is not None:
+        return preset
     if names and all(n.endswith(".npy") for n in names):
         from bot.analysis.sniff import Kind
 
@@ -135,7 +148,18 @@ def _read_dir(d: Artifact, report: Report) -> Report:
     from bot.analysis import sniff
     from bot.analysis.keras import keras_v3
 
-    kind = sniff.sniff_dir(d.listdir())
+    entries = d.listdir()
+    if "config.json" in entries:
+        from bot.analysis.keras import hub_files, hub_preset
+
+        files = hub_files.FolderFiles(d)
+        if hub_files.is_hub_metadata(files.json("metadata.json"), files.json("config.json")):
+            return hub_preset.report_from_preset(files, report)
+    from bot.analysis.others import orbax
+
+    if orbax.looks_like_run(d, entries):
+        return orbax.report_from_orbax(d, entries, report)
+    kind = sniff.sniff_dir(entries)
     if kind is sniff.Kind.KERAS_DIR:
         return keras_v3.report_from_keras_dir(d, report)
     if kind in (sniff.Kind.SAVED_MODEL_DIR, sniff.Kind.CHECKPOINT_DIR):
@@ -147,6 +171,34 @@ def _read_dir(d: Artifact, report: Report) -> Report:
     shown = ", ".join(d.listdir()[:8])
     raise AnalysisError(ErrorCode.UNKNOWN, f"This folder is not a SavedModel, an unzipped .keras model or a "
                         f"checkpoint folder (it holds: {shown or 'nothing'}). Point me at the model file inside.")
+
+
+def _preset_beside(artifact: Artifact, report: Report) -> Report | None:
+    """The KerasHub preset whose config.json (or adapter file) the user pointed at, read from its folder."""
+    from bot.analysis.keras import hub_files, hub_preset
+
+    files = hub_files.FolderFiles(artifact, via_sibling=True)
+    if not files.exists("config.json"):
+        return None
+    if not hub_files.is_hub_metadata(files.json("metadata.json"), files.json("config.json")):
+        return None
+    return hub_preset.report_from_preset(files, report)
+
+
+def _preset_zip(f, names: list[str], report: Report) -> Report | None:
+    import zipfile
+
+    from bot.analysis.keras import hub_files, hub_preset
+
+    prefix = hub_files.zip_prefix(names)
+    if prefix is None:
+        return None
+    f.seek(0)
+    files = hub_files.ZipFiles(f, zipfile.ZipFile(f), prefix)
+    if not hub_files.is_hub_metadata(files.json("metadata.json"), files.json("config.json")):
+        f.seek(0)
+        return None
+    return hub_preset.report_from_preset(files, report)
 
 
 def _tf_bundle_report(kind, artifact: Artifact, report: Report) -> Report:

@@ -60,11 +60,15 @@ def sniff_file(name: str, size: int | None, head: bytes, tail: bytes) -> tuple[K
     """(kind, offset) — offset is where an HDF5 signature sits, 0 otherwise."""
     if size == 0 or (size is None and not head):
         return Kind.EMPTY, 0
+    # A zip first: a small .keras (KerasHub tasks) can hold its model.weights.h5 member at byte 2048,
+    # which would pass for an HDF5 user block (observed with keras_hub BertTextClassifier.save).
+    if head[:8] == HDF5_SIGNATURE:
+        return Kind.HDF5, 0
+    if head[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
+        return Kind.ZIP, 0
     for off in HDF5_OFFSETS:
         if head[off:off + 8] == HDF5_SIGNATURE:
             return Kind.HDF5, off
-    if head[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
-        return Kind.ZIP, 0
     if tail[-8:] == BUNDLE_INDEX_MAGIC:
         return Kind.BUNDLE_INDEX, 0
     if _DATA_SHARD.search(name):

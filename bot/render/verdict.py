@@ -20,6 +20,9 @@ FORMAT_NAMES = {
     "tflite": "TensorFlow Lite model",
     "safetensors": "safetensors file",
     "pytorch": "PyTorch file",
+    "keras-hub-preset": "KerasHub preset",
+    "keras-hub-lora": "KerasHub LoRA adapters",
+    "orbax-checkpoint": "Orbax checkpoint",
 }
 
 KIND = {
@@ -30,6 +33,9 @@ KIND = {
     "keras-v3-weights": "Weights only (model.save_weights)",
     "keras-v3-sharded-weights": "Weights only (model.save_weights, sharded)",
     "tf-checkpoint": "Weights only (TF checkpoint)",
+    "keras-hub-preset": "KerasHub preset (save_to_preset)",
+    "keras-hub-lora": "LoRA adapters only (save_lora_weights)",
+    "orbax-checkpoint": "Training checkpoint (OrbaxCheckpoint)",
 }
 
 

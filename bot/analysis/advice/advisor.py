@@ -93,8 +93,10 @@ def _kwargs(report: Report, *, custom: bool = True, safe_mode: bool = False, com
 
 def _full_model(keras: str, loader: str, module: str, func: str, report: Report, kwargs: list[str],
                 caveats: list[str], restores: bool) -> ReloadOption:
-    load = s.join(f"import {module}", s.load_model_call(func, report.source.uri, kwargs))
-    python = s.join(f"import {module}", s.custom_import_line(custom_names(report) if any(
+    hub = "import keras_hub  # registers the KerasHub classes the file uses" if module == "keras" and has_finding(
+        report, "keras-hub-classes") else ""
+    load = s.join(f"import {module}", hub, s.load_model_call(func, report.source.uri, kwargs))
+    python = s.join(f"import {module}", hub, s.custom_import_line(custom_names(report) if any(
         k.startswith("custom_objects") for k in kwargs) else []), s.load_model_call(func, report.source.uri, kwargs))
     purpose = "the full model, ready to resume training" if restores else "the full model, for inference or fine-tuning"
     return ReloadOption(keras=keras, python=python, works=True, purpose=purpose, caveats=caveats, loader=loader,
@@ -227,6 +229,10 @@ def _v3_archive(report: Report) -> list[ReloadOption]:
         return [_fails(K3, "keras3", s.join("import keras", s.load_model_call("keras.saving.load_model", p, [])),
                        "Object arrays cannot be loaded when allow_pickle=False",
                        "Keras >= 3.15 refuses pickled npz weights; Keras < 3.15 unpickles them (runs code)")]
+    if has_finding(report, "gptq-missing-zero-point"):
+        return [_fails(K3, "keras3", s.join("import keras", s.load_model_call("keras.saving.load_model", p, [])),
+                       "expected 5 variables, but received 4 variables during loading",
+                       "Keras 3.15.1 saved these GPTQ layers without kernel_zero and cannot load them back")]
     if writer in ("k3", "unknown"):
         kw, cav = _kwargs(report, safe_mode=lam)
         restores = report.contents.optimizer_state
@@ -272,7 +278,7 @@ def _v3_archive(report: Report) -> list[ReloadOption]:
 
 def _v3_weights(report: Report) -> list[ReloadOption]:
     p = report.source.uri
-    load = f"model.load_weights({s.q(p)})"
+    load = s.quantize_line(report) + f"model.load_weights({s.q(p)})"
     purpose = "weights into the same architecture, matched by path (extra groups in the file are ignored)"
     sharded = report.format == "keras-v3-sharded-weights"
     if writer_of(report) == "k213":
@@ -364,7 +370,11 @@ def _checkpoint(report: Report) -> list[ReloadOption]:
     ]
 
 
+from bot.analysis.advice import hub_advice  # noqa: E402 - the KerasHub builders reuse the helpers above
+
 _BUILDERS = {
+    "keras-hub-preset": hub_advice.preset_options,
+    "keras-hub-lora": hub_advice.lora_options,
     "keras-h5-model": _h5_model,
     "keras-h5-weights": _h5_weights,
     "keras-v3-archive": _v3_archive,

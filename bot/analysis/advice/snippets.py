@@ -6,7 +6,7 @@ reload-advice tests execute each `load` part verbatim in real Keras 3 and tf-ker
 
 from __future__ import annotations
 
-from bot.report import Report
+from bot.report import LayerInfo, Report, WeightInfo
 
 # Rows of the expected-layer table printed above a build-then-load_weights snippet.
 MAX_LAYOUT_ROWS = 40
@@ -74,7 +74,8 @@ def layout_comment(report: Report) -> str:
     for layer in layers:
         if not layer.weights:
             continue
-        shapes = ", ".join(f"{w.name.rsplit('/', 1)[-1].split(':')[0]} {tuple(w.shape)}" for w in layer.weights[:6])
+        shapes = ", ".join(f"{w.name.rsplit('/', 1)[-1].split(':')[0]} {tuple(s)}"
+                           for w, s in _float_shapes(report, layer)[:6])
         more = f", +{len(layer.weights) - 6} more" if len(layer.weights) > 6 else ""
         where = f" [{layer.path}]" if layer.path else ""
         rows.append(f"#   {layer.name:<20} {layer.class_name:<18} {shapes}{more}{where}")
@@ -86,9 +87,66 @@ def layout_comment(report: Report) -> str:
     return "\n".join([head, *rows]) if rows else "# Build the same architecture first."
 
 
+def _float_shapes(report: Report, layer: LayerInfo) -> list[tuple[WeightInfo, list[int]]]:
+    """(weight, shape) as the float model the user builds has it: int4 kernels unpacked, and no LoRA
+    adapters (Keras creates those itself)."""
+    from bot.analysis.keras import quantization
+
+    ws = [w for w in layer.weights if not w.name.rsplit("/", 1)[-1].startswith(("lora_kernel_", "lora_embeddings_"))]
+    if not layer.quantization:
+        return [(w, w.shape) for w in ws]
+    shapes = {w.name.rsplit("/", 1)[-1]: w.shape for w in ws}
+    rows = quantization.packs_rows(report.keras_version)
+    return [(w, quantization.logical_shape(layer.quantization, w.name.rsplit("/", 1)[-1], shapes, rows, None)
+             or w.shape) for w in ws]
+
+
 def _path_order(path: str) -> tuple[str, int]:
     base, _, n = path.rpartition("_")
     return (base, int(n)) if n.isdigit() else (path, -1)
+
+
+def quantize_line(report: Report) -> str:
+    """Weights of a quantized model load only into a model quantized the same way first (keras-hub
+    issue 1705): build, `model.quantize(mode)`, then load_weights (proven in test_keras2026_files.py)."""
+    q = report.quantization
+    if q is None or q.mode not in ("int8", "int4", "float8"):
+        return ""
+    config = ""
+    if q.mode == "int4":
+        block = int4_block_size(report)
+        if block != DEFAULT_INT4_BLOCK:
+            config = f", config=keras.quantizers.Int4QuantizationConfig(block_size={block})"
+    return f"model.quantize({q.mode!r}{config})  # the file holds {q.mode}-quantized layers: quantize before loading\n"
+
+
+# keras/src/quantizers/quantization_config.py Int4QuantizationConfig(block_size=128) is what
+# model.quantize("int4") uses in Keras 3.14+.
+DEFAULT_INT4_BLOCK = 128
+
+
+def int4_block_size(report: Report) -> int | None:
+    """The block size the int4 layers were quantized with: None (per-channel, no zero point / g_idx), else
+    the size whose group count ceil(in / block) matches every layer's kernel_scale rows."""
+    shapes = []
+    for layer in report.layers:
+        if not (layer.quantization or "").startswith("int4"):
+            continue
+        if "/" in (layer.quantization or "") and layer.quantization.split("/", 1)[1].isdigit():
+            return int(layer.quantization.split("/", 1)[1])
+        by = {w.name.rsplit("/", 1)[-1]: w.shape for w in layer.weights}
+        if "g_idx" not in by:
+            return None if "kernel_zero" not in by and "embeddings_zero" not in by else DEFAULT_INT4_BLOCK
+        scale = by.get("kernel_scale") or by.get("embeddings_scale") or [1]
+        groups = scale[0] if "kernel_scale" in by else (scale[-1] if len(scale) > 1 else 1)
+        shapes.append((by["g_idx"][0], groups))
+    if all(-(-n // DEFAULT_INT4_BLOCK) == g for n, g in shapes):
+        return DEFAULT_INT4_BLOCK
+    for n, g in shapes:
+        block = -(-n // g)
+        if all(-(-m // block) == h for m, h in shapes):
+            return block
+    return DEFAULT_INT4_BLOCK
 
 
 def build_line(module: str) -> str:

@@ -33,6 +33,15 @@ class WeightRecord:
     dtype: str
     nbytes: int
     trainable: bool | None  # None: the file cannot tell
+    # Keras 3 quantization mode of the layer owning it ("int8", "int4/128"), None when not quantized.
+    quantization: str | None = None
+    # Unpacked shape of a packed int4 / GPTQ kernel; None when it is the stored shape.
+    logical_shape: list[int] | None = None
+    # LoRA rank of the owning layer; adapters re-created on load are records with nbytes 0 and in_file False.
+    lora_rank: int | None = None
+    in_file: bool = True
+    # Bytes the variable would take unquantized in float32 (quantized kernels only), for the summary.
+    float32_bytes: int | None = None
 
     @property
     def size(self) -> int:
@@ -54,13 +63,27 @@ def layers_from_records(order: Iterable[tuple[str, str, bool | None]], records: 
             name=name,
             class_name=class_name,
             params=sum(r.size for r in recs),
-            weights=[WeightInfo(r.name, r.shape, r.dtype) for r in recs],
+            weights=[_weight_info(r) for r in recs],
             trainable=trainable,
+            quantization=_layer_mode(recs),
+            lora_rank=max((r.lora_rank for r in recs if r.lora_rank), default=None),
         ))
     for name, recs in by_layer.items():  # weights whose layer the config does not list
         out.append(LayerInfo(name=name, class_name="unknown", params=sum(r.size for r in recs),
-                             weights=[WeightInfo(r.name, r.shape, r.dtype) for r in recs]))
+                             weights=[_weight_info(r) for r in recs], quantization=_layer_mode(recs)))
     return out
+
+
+def _weight_info(r: WeightRecord) -> WeightInfo:
+    return WeightInfo(r.name, r.shape, r.dtype)
+
+
+def _layer_mode(recs: list[WeightRecord]) -> str | None:
+    """One mode per top-level layer; a block holding several quantized sub-layers of different modes is mixed."""
+    modes = {r.quantization for r in recs if r.quantization}
+    if not modes:
+        return None
+    return modes.pop() if len(modes) == 1 else "mixed"
 
 
 def params_from_records(records: list[WeightRecord]) -> Params:
@@ -76,12 +99,32 @@ def model_info(spec: ModelSpec) -> ModelInfo:
                      inputs=spec.inputs, outputs=spec.outputs)
 
 
-def optimizer_info(opt_config: dict[str, Any] | None, records: list[WeightRecord],
+# What `keras.optimizers.get("adam")` resolves a string to (keras/src/optimizers/__init__.py ALL_OBJECTS_DICT,
+# lower-cased names; tf-keras and Keras 2 accept the same names).  Keras 2.13–2.15 and Keras 3 before it
+# serialized the optimizer object wrote the argument as given: `compile(optimizer="adam")` → "adam".
+OPTIMIZER_STRINGS = {n.lower(): n for n in (
+    "Adam AdamW Adamax Adadelta Adagrad Adafactor Ftrl Lion Lamb Muon Nadam RMSprop SGD "
+    "LossScaleOptimizer ScheduleFreeAdamW").split()}
+
+
+def optimizer_class_from_string(name: str) -> str:
+    """'adam' → 'Adam', 'keras.optimizers.SGD' → 'SGD'; an unknown name is returned as written."""
+    plain = strip_registered_prefix(name.strip()).rsplit(".", 1)[-1]
+    return OPTIMIZER_STRINGS.get(plain.lower(), plain)
+
+
+def optimizer_info(opt_config: dict[str, Any] | str | None, records: list[WeightRecord],
                    iterations: int | None) -> OptimizerInfo | None:
+    """`opt_config` in any shape Keras wrote it: a string ("adam"), `{class_name, config}` (Keras 2,
+    tf-keras "Custom>Adam"), `{module, class_name, config, registered_name}` (Keras 3)."""
+    if isinstance(opt_config, str) and not opt_config.strip():
+        opt_config = None
     if opt_config is None and not records:
         return None
     class_name, lr = None, None
-    if isinstance(opt_config, dict):
+    if isinstance(opt_config, str):
+        class_name = optimizer_class_from_string(opt_config)
+    elif isinstance(opt_config, dict):
         class_name = strip_registered_prefix(str(opt_config.get("class_name", ""))) or None
         cfg = _dict(opt_config.get("config"))
         if class_name and class_name.startswith("LossScaleOptimizer"):
@@ -191,6 +234,14 @@ def add_model_findings(report: Report, spec: ModelSpec) -> None:
             f"`custom_objects={{'{strip_registered_prefix(obj.class_name)}': "
             f"{strip_registered_prefix(obj.class_name)}}}`.",
         )
+    from bot.analysis.keras.config_walk import is_hub_class
+
+    hub = sorted({strip_registered_prefix(l.class_name) for l in spec.all_layers()
+                  if is_hub_class(l.module, l.registered_name)} |
+                 ({strip_registered_prefix(spec.class_name)} if is_hub_class(spec.module, spec.registered_name) else set()))
+    if hub:
+        report.warn("keras-hub-classes", f"Uses KerasHub classes ({', '.join(hub[:6])}): `import keras_hub` before "
+                    "loading registers them (pip install keras-hub); no code of yours is needed.")
     mixed = sorted(p for p in spec.dtype_policies if p.startswith("mixed_"))
     if mixed:
         report.warn(
@@ -211,7 +262,10 @@ def add_training_findings(report: Report, loss: Any) -> None:
     from bot.analysis.keras.keras_classes import BUILTIN_LOSSES
 
     names = []
-    for item in (loss.values() if isinstance(loss, dict) else loss if isinstance(loss, list) else [loss]):
+    # A serialized loss object is one loss (`{"module": "keras.losses", "class_name": …}`); a plain dict maps outputs.
+    single = isinstance(loss, dict) and "class_name" in loss
+    for item in (loss.values() if isinstance(loss, dict) and not single else loss if isinstance(loss, list)
+                 else [loss]):
         plain = _plain(item)
         if isinstance(plain, str) and strip_registered_prefix(plain) not in BUILTIN_LOSSES:
             names.append(strip_registered_prefix(plain))

@@ -260,8 +260,19 @@ def _collect_findings(model_config: dict[str, Any], spec: ModelSpec) -> None:
             spec.lambdas.append(path)
 
 
+HUB_PREFIXES = ("keras_hub", "keras_nlp")
+
+
+def is_hub_class(module: str | None, registered_name: str | None) -> bool:
+    """A KerasHub (or older KerasNLP) class: `import keras_hub` registers it, no user code needed."""
+    return bool((module and module.startswith(HUB_PREFIXES)) or
+                (registered_name and registered_name.startswith(tuple(p + ">" for p in HUB_PREFIXES))))
+
+
 def _is_custom(class_name: str, module: str | None, registered_name: str | None) -> bool:
     plain = strip_registered_prefix(class_name)
+    if is_hub_class(module, registered_name):
+        return False
     if ">" in class_name or (registered_name and ">" in registered_name):
         # 'Custom>Adam' is how tf-keras names its own new optimizers; not a user class.
         return not (class_name.startswith("Custom>") and plain in BUILTIN_LAYERS)

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 from bot.analysis.io import h5safe
 from bot.analysis.io.artifact import Artifact
 from bot.analysis.io.windows import OffsetWindow
-from bot.analysis.keras import assemble, v3_weights
+from bot.analysis.keras import assemble, layer_variables, quantization, v3_weights
 from bot.analysis.keras.config_walk import ModelSpec, describe_model
 from bot.errors import AnalysisError, ErrorCode
 from bot.report import Contents, Report
@@ -165,6 +165,10 @@ def _fill_from_config(report: Report, config: dict[str, Any], metadata: dict[str
     compile_config = config.get("compile_config") if isinstance(config.get("compile_config"), dict) else {}
     report.model = assemble.model_info(spec)
     assemble.add_model_findings(report, spec)
+    if tree is not None:
+        tree.writer_version = report.keras_version
+        inner = config.get("config") if isinstance(config.get("config"), dict) else {}
+        tree.policy_map = quantization.policy_map(inner.get("dtype"))
     res = v3_weights.read_tree(tree, spec.layers, spec.trainable) if tree else None
     if res:
         _fill_weights(report, res)
@@ -175,13 +179,14 @@ def _fill_from_config(report: Report, config: dict[str, Any], metadata: dict[str
         training_config=bool(compile_config),
     )
     if compile_config:
-        opt_cfg = compile_config.get("optimizer")
-        report.optimizer = assemble.optimizer_info(opt_cfg if isinstance(opt_cfg, dict) else None,
+        # Keras 3 writes `optimizer`; a legacy-style `optimizer_config` is read the same way.
+        opt_cfg = compile_config.get("optimizer") or compile_config.get("optimizer_config")
+        report.optimizer = assemble.optimizer_info(opt_cfg if isinstance(opt_cfg, (dict, str)) else None,
                                                    res.optimizer_records if res else [],
                                                    res.iterations if res else None)
         report.training = assemble.training_info(compile_config.get("loss"), compile_config.get("metrics"))
         assemble.add_training_findings(report, compile_config.get("loss"))
-        if res and res.optimizer_records and not isinstance(opt_cfg, dict):
+        if res and res.optimizer_records and not isinstance(opt_cfg, (dict, str)):
             report.warn("optimizer-config-missing", "The archive holds optimizer state but its compile config "
                         "names no optimizer (Keras 3 bug: the model was saved as .h5 before this .keras save). "
                         "Loading compiles the default RMSprop and skips the saved state; recompile with the "
@@ -189,6 +194,11 @@ def _fill_from_config(report: Report, config: dict[str, Any], metadata: dict[str
     if res and report.optimizer and report.optimizer.learning_rate is None and res.learning_rate is not None:
         report.optimizer.learning_rate = res.learning_rate
     assemble.add_version_findings(report)
+    if any(w.code == "keras-hub-classes" for w in report.warnings):
+        from bot.analysis.keras.hub_preset import name_hub_layer
+
+        for layer in report.layers:  # KerasHub tasks nest their backbone outside `layers`: name it from its group
+            name_hub_layer(layer)
     if tree is not None and res is not None:
         report.format_detail = report.format_detail or _layout_detail(tree, res)
         _writer_from_tree(report, tree, res, spec, config.get("module"))
@@ -205,6 +215,7 @@ def _fill_weights(report: Report, res: v3_weights.V3Result) -> None:
         if report.optimizer:
             report.optimizer.learning_rate = res.learning_rate
     report.size_breakdown = assemble.size_breakdown(report.source.size_bytes, res.records, res.optimizer_records)
+    layer_variables.summarize(report, res.records)
 
 
 def _layout_detail(tree: v3_weights.V3Tree, res: v3_weights.V3Result) -> str | None:

@@ -71,7 +71,9 @@ def report_from_legacy_h5(f: h5py.File, report: Report) -> Report:
     if spec is not None:
         report.model = assemble.model_info(spec)
         assemble.add_model_findings(report, spec)
-    opt_cfg = (training_config or {}).get("optimizer_config") if training_config else None
+    # `optimizer_config` in every writer we know; `optimizer` (a name or an object) as a fallback.
+    opt_cfg = (training_config.get("optimizer_config") or training_config.get("optimizer")) \
+        if isinstance(training_config, dict) else None
     report.optimizer = assemble.optimizer_info(opt_cfg, opt_records, iterations)
     if training_config:
         report.training = assemble.training_info(training_config.get("loss"), training_config.get("metrics"))

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import h5py
 
 from bot.analysis.io import h5safe
+from bot.analysis.keras import layer_variables
 from bot.analysis.keras.assemble import WeightRecord
 from bot.analysis.keras.config_walk import LayerSpec
 from bot.analysis.keras.keras_classes import (
@@ -61,6 +62,10 @@ class V3Tree:
     vars: dict[str, V3Var] = field(default_factory=dict)  # 'layers/dense/vars/0' → meta
     groups: set[str] = field(default_factory=set)  # every group path, empty ones too
     names: dict[str, str] = field(default_factory=dict)  # 'layers/dense' → @name of its vars
+    # Set by the reader before read_tree: the writer's Keras version (int4 packing changed in 3.14) and a
+    # model-level DTypePolicyMap ({layer path: quantization mode}).
+    writer_version: str | None = None
+    policy_map: dict[str, str] = field(default_factory=dict)
 
     def children(self, path: str) -> list[str]:
         prefix = f"{path}/" if path else ""
@@ -221,15 +226,17 @@ def keys_in_layer_order(keys: list[str], named: dict[str, str | None], layers: l
 
 def _records_for(tree: V3Tree, gpath: str, layer: LayerSpec | None, top: str, cls: str,
                  trainable: bool) -> list[WeightRecord]:
-    out: list[WeightRecord] = []
     own = tree.own_vars(gpath)
     config = layer.config if layer else {}
-    state = v3_state_indices(cls, config, len(own))
-    names = _var_names(cls, config, len(own))
     prefix = layer.path if layer else top
-    for i, (path, var) in enumerate(own):
-        out.append(WeightRecord(top, f"{prefix}/{names[i]}", var.shape, var.dtype, var.nbytes,
-                                trainable and i not in state))
+    out = layer_variables.own_records(tree, own, layer, top, cls, trainable, prefix)
+    if out is None:
+        out = []
+        state = v3_state_indices(cls, config, len(own))
+        names = _var_names(cls, config, len(own))
+        for i, (path, var) in enumerate(own):
+            out.append(WeightRecord(top, f"{prefix}/{names[i]}", var.shape, var.dtype, var.nbytes,
+                                    trainable and i not in state))
     for key in tree.children(gpath):
         sub = f"{gpath}/{key}"
         if key == "vars":
