@@ -40,6 +40,7 @@ class Call:
     path: str
     at: float = field(default_factory=time.monotonic)
     status: int = 200
+    reply_ts: str | None = None  # chat.postMessage: the ts Slack gave the new message
 
 
 @dataclass
@@ -205,7 +206,7 @@ class _Handler(BaseHTTPRequestHandler):
             method = "model_download"
         else:
             method = "unknown"
-        call = Call(method, args, headers, self.path)
+        call = self._call = Call(method, args, headers, self.path)
         failure = owner.fail_once.pop(method, None)
         if failure is not None:
             call.status = failure[0]
@@ -252,7 +253,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, {"ok": True, "url": "https://example.slack.com/", "team": "Example",
                              "user": "ckptbot", "team_id": TEAM_ID, "user_id": BOT_USER_ID, "bot_id": "BBOT"})
         elif method == "chat.postMessage":
-            self._send(200, {"ok": True, "channel": args.get("channel"), "ts": owner.next_ts(),
+            self._call.reply_ts = ts = owner.next_ts()
+            self._send(200, {"ok": True, "channel": args.get("channel"), "ts": ts,
                              "message": {"text": args.get("text"), "bot_id": "BBOT"}})
         elif method == "chat.update":
             self._send(200, {"ok": True, "channel": args.get("channel"), "ts": args.get("ts"),

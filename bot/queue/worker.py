@@ -120,6 +120,9 @@ def worker_main(args: argparse.Namespace, settings: Any) -> int:
     for handler in logging.getLogger().handlers:
         handler.addFilter(RedactTokens())
     queues = tuple(q.strip() for q in args.queues.split(",") if q.strip())
+    from bot.queue.jobs import context
+
+    context().backend.parsers  # start the parser children now, not inside the first job
     conn = worker_redis(settings.redis_url)
     live = Liveness(settings.redis_url, queues)
     base = f"ckptbot-{socket.gethostname()}-{os.getpid()}"
