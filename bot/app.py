@@ -206,7 +206,16 @@ def extra_routes(settings: "Settings") -> dict[str, Wsgi]:
     from bot.watch import make_announcer
     from handlers.hooks import make_hook_wsgi_app
 
-    return {HOOK_PATH: make_hook_wsgi_app(settings, make_announcer(settings))}
+    return {HOOK_PATH: make_hook_wsgi_app(settings, _queued_announcer(settings) or make_announcer(settings))}
+
+
+def _queued_announcer(settings: "Settings") -> Any:
+    """Queue mode: announcements are inspected and posted by workers (bot/queue/announce.py)."""
+    if settings.queue != "rq":
+        return None
+    from bot.queue.announce import QueuedAnnouncer
+
+    return QueuedAnnouncer(settings)
 
 
 def start_background(settings: "Settings") -> None:
@@ -214,7 +223,8 @@ def start_background(settings: "Settings") -> None:
     from bot.isolation import ParserPool
     from bot.watch import make_announcer, start_subscription_watcher
 
-    start_subscription_watcher(settings, announcer=make_announcer(settings, pool=ParserPool(1, settings)))
+    announcer = _queued_announcer(settings) or make_announcer(settings, pool=ParserPool(1, settings))
+    start_subscription_watcher(settings, announcer=announcer)
 
 
 def create_wsgi() -> Callable[..., Iterable[bytes]]:

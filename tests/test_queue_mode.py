@@ -243,3 +243,30 @@ def test_warm_shutdown_finishes_the_job_and_exits(slack, env, tmp_path, models, 
             assert worker.wait(LONG) == 0
         assert len(answers(slack)) == 1 and "parameters" in text_of(answers(slack)[0])
         assert queue_idle(redis.url)
+
+
+def test_peoples_questions_go_before_watcher_announcements(slack, env, tmp_path, models, redis):
+    import json as json_lib
+    import time
+    import urllib.request
+
+    from handlers.hooks import sign
+
+    secret = "hook-secret-for-tests"
+    body = json_lib.dumps({"reference": str(models / CONV_KERAS), "channel": "C999"}).encode()
+    with BotProcess(slack, tmp_path, CKPTBOT_WEBHOOK_SECRET=secret, **env) as bot:
+        stamp = str(int(time.time()))
+        request = urllib.request.Request(f"http://127.0.0.1:{bot.port}/hooks/checkpoint", data=body, method="POST",
+                                         headers={"Content-Type": "application/json", "X-Ckptbot-Timestamp": stamp,
+                                                  "X-Ckptbot-Signature": sign(secret, stamp, body)})
+        with urllib.request.urlopen(request, timeout=60) as r:
+            assert json_lib.loads(r.read())["outcome"] == "queued"  # announced first…
+        bot.sender.event(_mention("80.1", str(models / ADAM_H5)), event_id="EvPRIO")  # …asked second
+        with WorkerProcess(slack, tmp_path, "--burst", **env) as worker:
+            assert worker.wait(LONG) == 0
+    announcement = [c for c in answers(slack) if c.args.get("channel") == "C999"]
+    question = [c for c in answers(slack) if c.args.get("channel") == "C111"]
+    assert len(announcement) == 1 and len(question) == 1
+    calls = slack.calls
+    assert calls.index(question[0]) < calls.index(announcement[0])  # the person was answered first
+    assert "conv" in text_of(announcement[0])

@@ -63,6 +63,10 @@ def answer_job(spec: dict[str, Any]) -> str:
         _release(ctx, spec)
         return "already answered"
     kind = spec["kind"]
+    if kind == "announce":
+        from bot.queue.announce import announce_job
+
+        return announce_job(ctx, spec)
     if kind == "upload":
         return _upload(ctx, spec)
     show_step(ctx.client, spec, "reading…")
@@ -154,8 +158,8 @@ def on_failure(job: Any, connection: Any, exc_type: Any = None, exc_value: Any =
 
     ctx = context()
     text, blocks = render.notice_blocks(failure_sentence(spec))
-    if spec["kind"] == "unfurl":
-        return  # a missing unfurl card needs no apology
+    if spec["kind"] in ("unfurl", "announce"):
+        return  # nobody asked: a missing unfurl card or announcement needs no apology
     if spec["kind"] == "upload" and not spec.get("placeholder_ts"):
         ts = ctx.redis.get(key("ph", spec["rid"]))
         spec = {**spec, "placeholder_ts": ts.decode() if ts else None}
