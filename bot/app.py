@@ -76,6 +76,13 @@ def check_settings(settings: "Settings", socket_mode: bool) -> None:
                           "(Basic Information → Signing Secret), or use Socket Mode (SLACK_APP_TOKEN).")
 
 
+def check_queue_settings(settings: "Settings") -> None:
+    if settings.queue not in (None, "", "rq"):
+        raise ConfigError("CKPTBOT_QUEUE must be 'rq' (workers answer, replicas enqueue) or unset (in-process).")
+    if settings.queue == "rq" and not settings.redis_url:
+        raise ConfigError("CKPTBOT_QUEUE=rq needs REDIS_URL: the queue lives in Redis.")
+
+
 class RedactTokens(logging.Filter):
     """Slack tokens never reach the logs (security.md §5.2)."""
 
@@ -132,6 +139,10 @@ def build_app(settings: "Settings", service: ModuleType | Any = None, *,
               listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS,
                                                    thread_name_prefix="bolt-listener"),
               process_before_response=False, logger=logging.getLogger("slack_bolt.App"))
+    if settings.queue == "rq":  # replicas only acknowledge and enqueue; workers answer (bot/queue/)
+        from bot.queue.middleware import install
+
+        app.ckptbot_health = install(app, settings)  # type: ignore[attr-defined]
     app.use(_events_once(backend))
     handlers.register_all(app, backend)
     return app
@@ -170,8 +181,12 @@ def wsgi_for(app: "App", routes: dict[str, Wsgi] | None = None) -> Wsgi:
 
     def ckptbot_wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == HEALTH_PATH:
-            start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
-            return [b"ok"]
+            probe = getattr(app, "ckptbot_health", None)  # queue mode: is Redis (the queue) reachable?
+            up = probe is None or probe()
+            body = b"ok" if up else b"queue unreachable"
+            start_response("200 OK" if up else "503 Service Unavailable",
+                           [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+            return [body]
         extra = (routes or {}).get(environ.get("PATH_INFO", ""))
         if extra is not None:
             return extra(environ, start_response)
@@ -192,7 +207,16 @@ def extra_routes(settings: "Settings") -> dict[str, Wsgi]:
     from bot.watch import make_announcer
     from handlers.hooks import make_hook_wsgi_app
 
-    return {HOOK_PATH: make_hook_wsgi_app(settings, make_announcer(settings))}
+    return {HOOK_PATH: make_hook_wsgi_app(settings, _queued_announcer(settings) or make_announcer(settings))}
+
+
+def _queued_announcer(settings: "Settings") -> Any:
+    """Queue mode: announcements are inspected and posted by workers (bot/queue/announce.py)."""
+    if settings.queue != "rq":
+        return None
+    from bot.queue.announce import QueuedAnnouncer
+
+    return QueuedAnnouncer(settings)
 
 
 def start_background(settings: "Settings") -> None:
@@ -200,7 +224,8 @@ def start_background(settings: "Settings") -> None:
     from bot.isolation import ParserPool
     from bot.watch import make_announcer, start_subscription_watcher
 
-    start_subscription_watcher(settings, announcer=make_announcer(settings, pool=ParserPool(1, settings)))
+    announcer = _queued_announcer(settings) or make_announcer(settings, pool=ParserPool(1, settings))
+    start_subscription_watcher(settings, announcer=announcer)
 
 
 def create_wsgi() -> Callable[..., Iterable[bytes]]:
@@ -209,6 +234,7 @@ def create_wsgi() -> Callable[..., Iterable[bytes]]:
 
     settings = load_settings()
     check_settings(settings, socket_mode=False)
+    check_queue_settings(settings)
     configure_logging()
     start_background(settings)
     return wsgi_for(build_app(settings), extra_routes(settings))
@@ -279,6 +305,7 @@ def serve(settings: "Settings", port: int | None = None, socket_mode: bool = Fal
     port = port or settings.port
     try:
         check_settings(settings, socket_mode)
+        check_queue_settings(settings)
         configure_logging()
         app = build_app(settings)
     except ConfigError as exc:

@@ -70,6 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     cache = sub.add_parser("cache", help="operate the Redis cache")
     cache.add_argument("action", choices=["stats", "clear"])
+
+    from bot.queue.worker import add_arguments
+
+    add_arguments(sub.add_parser("worker", help="answer queued Slack questions (CKPTBOT_QUEUE=rq)"))
+    queue = sub.add_parser("queue", help="operate the work queue (CKPTBOT_QUEUE=rq)")
+    queue.add_argument("action", choices=["stats"])
     return p
 
 
@@ -216,6 +222,30 @@ def _cache(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _worker(args: argparse.Namespace) -> int:
+    from bot.queue.worker import worker_main
+
+    return worker_main(args, _settings())
+
+
+def _queue(args: argparse.Namespace) -> int:
+    from redis import RedisError
+
+    from bot.queue.connection import ack_redis
+    from bot.queue.stats import queue_stats, render_queue_stats
+
+    settings = _settings()
+    if not settings.redis_url:
+        print("ckptbot: REDIS_URL is not set, so there is no work queue.", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        print(render_queue_stats(queue_stats(ack_redis(settings.redis_url))))
+    except (RedisError, OSError) as exc:
+        print(f"ckptbot: Redis at REDIS_URL does not answer ({exc}).", file=sys.stderr)
+        return EXIT_CONFIG
+    return EXIT_OK
+
+
 def _version() -> str:
     from bot import __version__
 
@@ -223,7 +253,7 @@ def _version() -> str:
 
 
 _COMMANDS = {"inspect": _inspect, "diff": _diff, "check": _check, "serve": _serve, "watch": _watch,
-             "cache": _cache}
+             "cache": _cache, "worker": _worker, "queue": _queue}
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

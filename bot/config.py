@@ -53,6 +53,7 @@ class DefaultSettings:
     max_requests: int = MAX_REQUESTS
     parser_memory_bytes: int = PARSER_MEMORY_BYTES
     webhook_secret: str | None = None
+    queue: str | None = None
 
 
 def __getattr__(name: str) -> Any:

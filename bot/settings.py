@@ -65,6 +65,8 @@ class Settings(BaseSettings):
 
     # Webhook for training jobs (checkpoint notifications)
     webhook_secret: str | None = Field(None, validation_alias="CKPTBOT_WEBHOOK_SECRET")
+    # CKPTBOT_QUEUE=rq: `serve` only acknowledges and enqueues; `ckptbot worker` answers (bot/queue/).
+    queue: str | None = Field(None, validation_alias="CKPTBOT_QUEUE")
 
     @field_validator("slack_file_hosts", "allowed_hosts", mode="before")
     @classmethod

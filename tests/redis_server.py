@@ -96,6 +96,12 @@ class RedisServer:
         self.kill()
         return self.start()
 
+    def restart_keeping_data(self) -> "RedisServer":
+        """SIGKILL, then a new redis-server on the same port and directory (with --appendonly yes it
+        reloads everything that was fsynced)."""
+        self.kill()
+        return self.start()
+
     def pause(self) -> None:
         """SIGSTOP: the kernel still accepts connections, Redis never answers."""
         assert self.proc is not None

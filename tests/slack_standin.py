@@ -29,6 +29,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 BOT_USER_ID = "UBOT"
 TEAM_ID = "T111"
+HOLD_LIMIT_S = 120.0
 
 
 @dataclass
@@ -39,6 +40,7 @@ class Call:
     path: str
     at: float = field(default_factory=time.monotonic)
     status: int = 200
+    reply_ts: str | None = None  # chat.postMessage: the ts Slack gave the new message
 
 
 @dataclass
@@ -58,6 +60,8 @@ class SlackStandIn:
         self.files: dict[str, StoredFile] = {}
         self.public: dict[str, bytes] = {}
         self.public_delay_s: dict[str, float] = {}  # a slow model host: seconds before each GET answers
+        self.held: dict[str, threading.Event] = {}  # hold(name): its GETs wait until the test releases them
+        self.held_gets: dict[str, int] = {}
         self.fail_once: dict[str, tuple[int, dict[str, Any], dict[str, str]]] = {}
         self._ts = itertools.count(1)
         self._cond = threading.Condition()
@@ -102,6 +106,11 @@ class SlackStandIn:
         self.public[name] = data
         self.public_delay_s[name] = delay_s
         return f"{self.url}/models/{name}"
+
+    def hold(self, name: str) -> threading.Event:
+        """GETs of the published `name` block (up to HOLD_LIMIT_S) until the returned event is set."""
+        gate = self.held[name] = threading.Event()
+        return gate
 
     def file_info(self, file_id: str) -> dict[str, Any]:
         f = self.files[file_id]
@@ -197,7 +206,7 @@ class _Handler(BaseHTTPRequestHandler):
             method = "model_download"
         else:
             method = "unknown"
-        call = Call(method, args, headers, self.path)
+        call = self._call = Call(method, args, headers, self.path)
         failure = owner.fail_once.pop(method, None)
         if failure is not None:
             call.status = failure[0]
@@ -214,6 +223,11 @@ class _Handler(BaseHTTPRequestHandler):
             data = owner.public.get(name)
             if self.command == "GET" and owner.public_delay_s.get(name):
                 time.sleep(owner.public_delay_s[name])
+            if self.command == "GET" and name in owner.held:
+                with owner._cond:
+                    owner.held_gets[name] = owner.held_gets.get(name, 0) + 1
+                    owner._cond.notify_all()
+                owner.held[name].wait(HOLD_LIMIT_S)
             if data is None:
                 self._send(404, b"not found", content_type="text/plain")
             else:
@@ -239,7 +253,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, {"ok": True, "url": "https://example.slack.com/", "team": "Example",
                              "user": "ckptbot", "team_id": TEAM_ID, "user_id": BOT_USER_ID, "bot_id": "BBOT"})
         elif method == "chat.postMessage":
-            self._send(200, {"ok": True, "channel": args.get("channel"), "ts": owner.next_ts(),
+            self._call.reply_ts = ts = owner.next_ts()
+            self._send(200, {"ok": True, "channel": args.get("channel"), "ts": ts,
                              "message": {"text": args.get("text"), "bot_id": "BBOT"}})
         elif method == "chat.update":
             self._send(200, {"ok": True, "channel": args.get("channel"), "ts": args.get("ts"),

@@ -52,6 +52,7 @@ class Outcome(enum.Enum):
     BUSY = "busy"                # another replica holds the lease right now
     NOT_A_MODEL = "not-a-model"  # did not parse (yet): the caller retries or gives up
     DEFERRED = "deferred"        # store or Slack unavailable: retried on a later scan
+    QUEUED = "queued"            # handed to a `ckptbot worker` (queue mode, bot/queue/announce.py)
 
 
 @dataclass(frozen=True)
