@@ -1,17 +1,33 @@
-"""Slack cards for every fixture stay inside Block Kit's limits and say what live Keras says."""
+"""Slack cards for every fixture stay inside Block Kit's limits, lose no block, and say what live Keras says.
+
+Every message is read back with slack_sdk's own Block classes (`Block.parse(...).to_dict()` runs
+their validators); what `fit` drops is asserted, never just "no violations left".
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import subprocess
 import sys
 import textwrap
 
 import pytest
+from slack_sdk.models.blocks import Block
 
 from bot import service
 from bot.render import blocks as render
-from bot.render.block_limits import MAX_BLOCKS, MAX_SECTION_TEXT, limit_violations
+from bot.render.block_limits import (
+    MAX_BLOCKS,
+    MAX_MESSAGE_TEXT,
+    MAX_SECTION_TEXT,
+    Dropped,
+    Fitted,
+    fit,
+    message_text_length,
+)
 from bot.report import Report
+from bot.watch.message import announcement, announcement_text
 
 
 def _inspect(path) -> Report:
@@ -27,20 +43,104 @@ def _text(blocks: list[dict]) -> str:
     return "\n".join(out)
 
 
+def assert_slack_accepts(message: Fitted, what: str) -> None:
+    """Nothing was dropped, and slack_sdk reads every block back unchanged with its validators passing."""
+    assert message.dropped == (), what
+    assert message.text.strip(), what
+    assert 0 < len(message.blocks) <= MAX_BLOCKS and message_text_length(message.blocks) <= MAX_MESSAGE_TEXT, what
+    for block in message.blocks:
+        parsed = Block.parse(block)
+        assert parsed is not None, (what, block)
+        assert parsed.to_dict() == block, (what, block)  # to_dict() raises SlackObjectFormationError
+
+
 @pytest.fixture(scope="module")
 def fixture_reports(fixtures_dir, expected):
-    return {name: (_inspect(fixtures_dir / name), live) for name, live in expected["artifacts"].items()
-            if (fixtures_dir / name).exists()}
+    missing = [name for name in expected["artifacts"] if not (fixtures_dir / name).exists()]
+    assert not missing, f"committed fixtures missing: {missing}"
+    return {name: (_inspect(fixtures_dir / name), live) for name, live in expected["artifacts"].items()}
 
 
-def test_every_fixture_card_unfurl_and_layer_table_is_within_block_kit_limits(fixture_reports):
+# The answer card's blocks in build order; `fit` drops from the end (bot/render/blocks.py docstring).
+CARD_ORDER = ["verdict", "source", "fields-1", "fields-2", "reload", "reload-code", "warnings", "show-layers",
+              "footer"]
+
+
+def test_every_fixture_card_unfurl_announcement_and_layer_table_loses_no_block(fixture_reports, caplog):
     assert len(fixture_reports) > 50
+    caplog.set_level(logging.WARNING, logger="ckptbot.render")
     for name, (report, _) in fixture_reports.items():
-        messages = [render.report_blocks(report, requested_by="U222", layers_button_value='{"r":"x"}')]
-        messages += render.layer_table_messages(report) if report.layers else []
-        for text, blocks in messages:
-            assert limit_violations(text, blocks) == [], name
-        assert limit_violations("unfurl", render.unfurl_blocks(report)) == [], name
+        card = render.report_card(report, requested_by="U222", layers_button_value='{"r":"x"}')
+        assert_slack_accepts(card, name)
+        if report.error is None:
+            assert card.block_ids == [b for b in CARD_ORDER if b in card.block_ids], name
+            assert {"verdict", "source", "fields-1", "footer"} <= set(card.block_ids), name
+            assert ("show-layers" in card.block_ids) == bool(report.layers), name
+            assert ("warnings" in card.block_ids) == bool(report.warnings), name
+        tables = render.layer_table(report) if report.layers else []
+        for table in tables:
+            assert_slack_accepts(table, f"{name} layer table")
+        if tables:
+            rows = "\n".join(b["text"]["text"] for t in tables for b in t.blocks if b["block_id"].startswith("table-"))
+            assert all(layer.name[:render.LAYER_NAME_WIDTH - 1] in rows for layer in report.layers), name
+        assert_slack_accepts(render.unfurl_card(report), f"{name} unfurl")
+        text = announcement_text(name, "runs/exp1", report, None)
+        assert_slack_accepts(announcement(name, "runs/exp1", report, None, text), f"{name} announcement")
+    assert [r.getMessage() for r in caplog.records] == []
+
+
+def _two_thousand_layer_report(fixture_reports) -> Report:
+    """A KerasHub-sized stand-in built from a real report: 2,000 custom layers, 12 inputs and outputs
+    with long names, 200 metrics, 30 warnings. Its card cannot fit in 11k characters of block text."""
+    big = Report.from_dict(fixture_reports["tfk__legacy_adam__save.h5"][0].to_dict())
+    first = big.layers[0]
+    big.layers = [dataclasses.replace(first, name=f"encoder_block_{i}_attention_output",
+                                      class_name=f"keras_hub>TransformerEncoderVariant{i}") for i in range(2000)]
+    assert big.model is not None and big.training is not None
+    big.model.inputs = [{"name": f"token_stream_{i}_" + "x" * 600, "shape": [None, 512]} for i in range(12)]
+    big.model.outputs = [{"name": f"logits_head_{i}_" + "y" * 600, "shape": [None, 512]} for i in range(12)]
+    big.training.metrics = [f"metric_{i}_sparse_categorical_accuracy" for i in range(200)]
+    big.reload.python = "model = keras.saving.load_model('x.h5')\n" * 200
+    for i in range(30):
+        big.warn(f"custom-object-{i}", f"layer {i} is the custom class TransformerEncoderVariant{i}; " * 5)
+    return big
+
+
+def test_an_oversized_card_loses_exactly_the_documented_tail_and_says_so(fixture_reports, caplog):
+    big = _two_thousand_layer_report(fixture_reports)
+    caplog.set_level(logging.WARNING, logger="ckptbot.render")
+    card = render.report_card(big, requested_by="U222", layers_button_value='{"r":"x"}')
+    assert [d.block_id for d in card.dropped] == ["footer", "show-layers", "warnings"]
+    assert all(d.reason.endswith(f"characters of block text, more than {MAX_MESSAGE_TEXT}") for d in card.dropped)
+    assert card.block_ids == ["verdict", "source", "fields-1", "reload", "reload-code"]
+    assert card.blocks[2]["fields"][2]["text"].startswith("*Layers*\n2000 layers: 1 keras_hub&gt;TransformerEncoder")
+    assert_slack_accepts(dataclasses.replace(card, dropped=()), "trimmed card")
+    (logged,) = [r.getMessage() for r in caplog.records]
+    assert logged.startswith("card for tfk__legacy_adam__save.h5: dropped 3 block(s)") and "warnings (section" in logged
+
+
+def test_a_2000_layer_table_is_five_messages_and_names_the_rest_instead_of_dropping(fixture_reports):
+    big = _two_thousand_layer_report(fixture_reports)
+    tables = render.layer_table(big)
+    assert len(tables) == render.MAX_TABLE_MESSAGES
+    for table in tables:
+        assert_slack_accepts(table, "2,000-layer table")
+    rows = "\n".join(b["text"]["text"] for t in tables for b in t.blocks if b["block_id"].startswith("table-"))
+    listed = rows.count("encoder_block_")
+    assert f"encoder_block_{listed - 1}_" in rows and f"encoder_block_{listed}_" not in rows  # the first N, in order
+    assert tables[-1].block_ids[-1] == "more-layers"
+    assert tables[-1].blocks[-1]["elements"][0]["text"].startswith(f"…and {2000 - listed} more layers")
+    assert 0 < listed < 2000
+
+
+def test_fit_drops_an_invalid_block_where_it_is_and_then_the_tail_and_reports_both():
+    good = {"type": "section", "text": {"type": "mrkdwn", "text": "x" * 2900}}
+    blocks = [dict(good, block_id=f"b{i}") for i in range(5)]
+    blocks.insert(1, {"type": "section", "block_id": "bad", "text": {"type": "mrkdwn", "text": "y" * 3001}})
+    fitted = fit("test message", "fallback", blocks)
+    assert fitted.block_ids == ["b0", "b1", "b2"]
+    assert fitted.dropped[0] == Dropped("bad", "section", "slack_sdk: text attribute cannot exceed 3000 characters")
+    assert [d.block_id for d in fitted.dropped[1:]] == ["b4", "b3"]
 
 
 def test_cards_give_live_keras_parameter_counts_and_steps_in_numbers_for_people(fixture_reports):
@@ -86,9 +186,12 @@ def test_names_from_a_file_cannot_ping_a_channel_or_break_the_code_block(fixture
     text, blocks = render.report_blocks(hostile, layers_button_value="{}")
     shown = _text(blocks)
     assert "<!channel>" not in shown and "<!here>" not in shown and "&lt;!channel&gt;" in shown
-    assert limit_violations(text, blocks) == []
-    for _, table in render.layer_table_messages(hostile):
-        assert "<!here>" not in _text(table) and limit_violations("t", table) == []
+    card = render.report_card(hostile, layers_button_value="{}")
+    assert_slack_accepts(card, "hostile card")
+    assert card.block_ids == ["verdict", "source", "fields-1", "reload", "reload-code", "show-layers"]
+    for table in render.layer_table(hostile):
+        assert "<!here>" not in _text(table.blocks)
+        assert_slack_accepts(table, "hostile table")
 
 
 def test_a_report_with_hundreds_of_warnings_is_cut_not_rejected(fixture_reports):
@@ -97,18 +200,20 @@ def test_a_report_with_hundreds_of_warnings_is_cut_not_rejected(fixture_reports)
     for i in range(500):
         noisy.warn(f"w{i}", "a long warning " * 40)
     hidden = len(noisy.warnings) - render.MAX_WARNINGS_LISTED
-    text, blocks = render.report_blocks(noisy)
-    assert len(blocks) <= MAX_BLOCKS and all(len(b.get("text", {}).get("text", "")) <= MAX_SECTION_TEXT for b in blocks)
-    assert f"…and {hidden} more" in _text(blocks)
+    card = render.report_card(noisy)
+    assert_slack_accepts(card, "noisy card")
+    assert all(len(b.get("text", {}).get("text", "")) <= MAX_SECTION_TEXT for b in card.blocks)
+    assert "warnings" in card.block_ids and f"…and {hidden} more" in _text(card.blocks)
 
 
 def test_errors_say_what_happened_in_one_card(tmp_path):
     (tmp_path / "pointer.h5").write_text("version https://git-lfs.github.com/spec/v1\noid sha256:"
                                          + "a" * 64 + "\nsize 123456789\n")
     report = _inspect(tmp_path / "pointer.h5")
-    text, blocks = render.error_blocks(report)
-    assert blocks[0]["text"]["text"].startswith(":x: *pointer.h5*: This is a Git LFS pointer")
-    assert "git lfs pull" in text and limit_violations(text, blocks) == []
+    card = render.error_card(report)
+    assert card.blocks[0]["text"]["text"].startswith(":x: *pointer.h5*: This is a Git LFS pointer")
+    assert "git lfs pull" in card.text and card.block_ids == ["error", "error-code"]
+    assert_slack_accepts(card, "error card")
 
 
 @pytest.mark.keras

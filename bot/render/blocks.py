@@ -1,9 +1,20 @@
 """Reports as Slack Block Kit messages: verdict first, then what a person scans for.
 
-Every function returns `(fallback_text, blocks)` (or blocks alone for unfurls), inside the
-limits of `block_limits`: long content is cut with "…" and a pointer to the rest, never
-rejected by Slack.  Text that comes from a file or a user (names, messages, snippets) is
-escaped for mrkdwn, so a layer called `<!channel>` cannot ping a channel.
+Every `*_card` function returns a `Fitted` message (text, blocks, and the blocks `fit` had to
+drop); the `*_blocks` functions are the same as `(fallback_text, blocks)` for the handlers. Long
+content is cut with "…" and a pointer to the rest, so nothing is dropped for real files (the
+tests hold this for every fixture). Text that comes from a file or a user (names, messages,
+snippets) is escaped for mrkdwn, so a layer called `<!channel>` cannot ping a channel.
+
+Each block has a `block_id`, in the order it is built, which is the reverse of the order
+`block_limits.fit` drops them in when a message is still too big (README "The Slack bot" has the table):
+
+- the answer card: `verdict`, `source`, `fields-1`, `fields-2`, `reload`, `reload-code`,
+  `warnings`, `show-layers`, `footer` — so `footer` goes first, then the button, the warnings,
+  the snippet; the verdict and the figures are the last to go;
+- the error card: `error`, `error-code`; the unfurl: `verdict`, `figures`;
+- a layer-table message: `title`, `table-1` … `table-3`, then (last message) `more-layers`;
+- diff and check answers: `headline`, then `call`, `keras-error`, `problems`, `notes`/`changes`.
 """
 
 from __future__ import annotations
@@ -18,12 +29,13 @@ from bot.render.block_limits import (
     MAX_FIELD_TEXT,
     MAX_HEADER_TEXT,
     MAX_SECTION_TEXT,
+    Blocks,
+    Fitted,
     clip,
-    limit_violations,
+    fit,
 )
 from bot.report import Report
 
-Blocks = list[dict[str, Any]]
 SHOW_LAYERS_ACTION = "ckpt_show_layers"  # action_id of the "Show all layers" button (handlers/actions.py)
 # Layers listed per table message, and messages per table: 4 sections of ≤ 2,900 characters stay
 # under MAX_MESSAGE_TEXT; 5 messages (~600 layers) is as much as a thread should take.
@@ -46,31 +58,29 @@ def _code(text: str, limit: int = MAX_SECTION_TEXT) -> str:
     return f"{CODE_FENCE}\n{clip(body, room)}\n{CODE_FENCE}"
 
 
-def section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, MAX_SECTION_TEXT)}}
+def _named(block: dict[str, Any], block_id: str | None) -> dict[str, Any]:
+    return {**block, "block_id": block_id} if block_id else block
 
 
-def context(*texts: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(t, MAX_FIELD_TEXT)}
-                                             for t in texts if t][:10]}
+def section(text: str, block_id: str | None = None) -> dict[str, Any]:
+    return _named({"type": "section", "text": {"type": "mrkdwn", "text": clip(text, MAX_SECTION_TEXT)}}, block_id)
+
+
+def context(*texts: str, block_id: str | None = None) -> dict[str, Any]:
+    return _named({"type": "context", "elements": [{"type": "mrkdwn", "text": clip(t, MAX_FIELD_TEXT)}
+                                                    for t in texts if t][:10]}, block_id)
 
 
 def _fields(pairs: list[tuple[str, str | None]]) -> list[dict[str, Any]]:
     """Label/value pairs as section fields (two columns, ≤ 10 per section)."""
     out = [{"type": "mrkdwn", "text": clip(f"*{label}*\n{value}", MAX_FIELD_TEXT)}
            for label, value in pairs if value]
-    return [{"type": "section", "fields": out[i:i + 10]} for i in range(0, len(out), 10)]
+    return [{"type": "section", "fields": out[i:i + 10], "block_id": f"fields-{i // 10 + 1}"}
+            for i in range(0, len(out), 10)]
 
 
 def _fallback(*lines: str | None) -> str:
     return clip("\n".join(line for line in lines if line), MAX_FALLBACK_TEXT)
-
-
-def _guarded(text: str, blocks: Blocks) -> tuple[str, Blocks]:
-    """Last line of defence: a message that would still break a limit loses its tail blocks."""
-    while blocks and limit_violations(text, blocks):
-        blocks = blocks[:-1]
-    return text, blocks
 
 
 def _io_line(entries: list[dict[str, Any]]) -> str | None:
@@ -98,29 +108,30 @@ def _warnings_section(report: Report) -> dict[str, Any] | None:
     lines = [clip(f"• *{escape(w.code)}*: {escape(w.message)}", each) for w in report.warnings[:MAX_WARNINGS_LISTED]]
     if len(report.warnings) > MAX_WARNINGS_LISTED:
         lines.append(f"…and {len(report.warnings) - MAX_WARNINGS_LISTED} more (`ckptbot inspect --json`)")
-    return section(":warning: *Warnings*\n" + "\n".join(lines))
+    return section(":warning: *Warnings*\n" + "\n".join(lines), "warnings")
 
 
 def _reload_blocks(report: Report) -> Blocks:
     if not (report.reload.python or report.reload.summary):
         return []
-    out = [section(f"*How to load it* — {escape(clip(report.reload.summary, 1500))}")]
+    out = [section(f"*How to load it* — {escape(clip(report.reload.summary, 1500))}", "reload")]
     if report.reload.python:
-        out.append(section(_code(report.reload.python)))
+        out.append(section(_code(report.reload.python), "reload-code"))
     return out
 
 
-def report_blocks(report: Report, *, requested_by: str | None = None,
-                  layers_button_value: str | None = None) -> tuple[str, Blocks]:
+def report_card(report: Report, *, requested_by: str | None = None,
+                layers_button_value: str | None = None) -> Fitted:
     """The answer card: verdict, then parameters, size, layers, versions, training, reload, warnings.
 
     `layers_button_value` (what handlers/actions.py needs to find the report again) adds a
     "Show all N layers" button; `requested_by` is a Slack user id credited in the footer.
     """
     if report.error is not None:
-        return error_blocks(report)
+        return error_card(report)
     verdict = v.verdict(report)
-    blocks: Blocks = [section(f":white_check_mark: *{escape(verdict)}*"), context(_source_line(report))]
+    blocks: Blocks = [section(f":white_check_mark: *{escape(verdict)}*", "verdict"),
+                      context(_source_line(report), block_id="source")]
     model = report.model
     blocks += _fields([
         ("Parameters", v.params_line(report)),
@@ -137,13 +148,19 @@ def report_blocks(report: Report, *, requested_by: str | None = None,
     if warnings:
         blocks.append(warnings)
     if layers_button_value and report.layers:
-        blocks.append({"type": "actions", "elements": [{
+        blocks.append({"type": "actions", "block_id": "show-layers", "elements": [{
             "type": "button", "action_id": SHOW_LAYERS_ACTION, "value": layers_button_value,
             "text": {"type": "plain_text", "text": clip(f"Show all {len(report.layers)} layers", MAX_BUTTON_TEXT)}}]})
     if requested_by:
         blocks.append(context(f"Asked by <@{escape(requested_by)}> · ckptbot reads the file's bytes, "
-                              "it never loads or runs it"))
-    return _guarded(_fallback(f"{report.source.name}: {verdict}", v.params_line(report)), blocks)
+                              "it never loads or runs it", block_id="footer"))
+    text = _fallback(f"{report.source.name}: {verdict}", v.params_line(report))
+    return fit(f"card for {report.source.name}", text, blocks)
+
+
+def report_blocks(report: Report, *, requested_by: str | None = None,
+                  layers_button_value: str | None = None) -> tuple[str, Blocks]:
+    return report_card(report, requested_by=requested_by, layers_button_value=layers_button_value).pair()
 
 
 def _optimizer_state(report: Report) -> str | None:
@@ -154,29 +171,44 @@ def _optimizer_state(report: Report) -> str | None:
     return f"{escape(opt.class_name or 'optimizer')}: {human_bytes(opt.state_bytes)}{steps}"
 
 
-def unfurl_blocks(report: Report) -> Blocks:
+def unfurl_card(report: Report) -> Fitted:
     """The compact card under a pasted link: verdict and one line of figures."""
     if report.error is not None:
-        return [context(f":x: {escape(clip(report.error.message, 500))}")]
+        return fit(f"unfurl of {report.source.name}", "unfurl",
+                   [context(f":x: {escape(clip(report.error.message, 500))}", block_id="verdict")])
     figures = " · ".join(x for x in (v.params_line(report), human_bytes(report.source.size_bytes)
                                      if report.source.size_bytes is not None else None,
                                      escape(v.layer_types_line(report, limit=4) or "")) if x)
-    _, blocks = _guarded("unfurl", [section(f"*{escape(v.verdict(report))}*"),
-                                    context(figures or escape(report.source.name))])
-    return blocks
+    return fit(f"unfurl of {report.source.name}", "unfurl",
+               [section(f"*{escape(v.verdict(report))}*", "verdict"),
+                context(figures or escape(report.source.name), block_id="figures")])
 
 
-def error_blocks(report: Report) -> tuple[str, Blocks]:
+def unfurl_blocks(report: Report) -> Blocks:
+    return unfurl_card(report).blocks
+
+
+def error_card(report: Report) -> Fitted:
     """Why this is not an answer, and what to do next (the sentence from bot.messages)."""
     assert report.error is not None
     name = escape(clip(report.source.name, 200))
     message = escape(clip(report.error.message, 1500))
-    blocks = [section(f":x: *{name}*: {message}"), context(f"code `{escape(report.error.code)}`")]
-    return _fallback(f"{report.source.name}: {report.error.message}"), blocks
+    blocks = [section(f":x: *{name}*: {message}", "error"),
+              context(f"code `{escape(report.error.code)}`", block_id="error-code")]
+    return fit(f"error card for {report.source.name}", _fallback(f"{report.source.name}: {report.error.message}"),
+               blocks)
 
 
-def layer_table_messages(report: Report) -> list[tuple[str, Blocks]]:
-    """Every layer (name, type, parameters), as a few messages of code blocks for a thread."""
+def error_blocks(report: Report) -> tuple[str, Blocks]:
+    return error_card(report).pair()
+
+
+def layer_table(report: Report) -> list[Fitted]:
+    """Every layer (name, type, parameters), as a few messages of code blocks for a thread.
+
+    Beyond MAX_TABLE_MESSAGES messages the rows are not sent: the last message ends with a
+    `more-layers` line that says how many were left out and how to see them.
+    """
     rows = [_layer_row(layer.name, layer.class_name, layer.params, layer.trainable)
             for layer in report.layers]
     header = _layer_row("Layer", "Type", None, None)
@@ -191,18 +223,23 @@ def layer_table_messages(report: Report) -> list[tuple[str, Blocks]]:
     per_message = TABLE_SECTIONS_PER_MESSAGE
     groups = [chunks[i:i + per_message] for i in range(0, len(chunks), per_message)]
     shown = groups[:MAX_TABLE_MESSAGES]
-    out: list[tuple[str, Blocks]] = []
+    listed = sum(c.count("\n") for g in shown for c in g)
+    out: list[Fitted] = []
     for n, group in enumerate(shown, 1):
         title = f"*{escape(clip(report.source.name, 200))}*: {len(report.layers)} layers"
         if len(shown) > 1:
             title += f" (part {n} of {len(shown)})"
-        blocks = [section(title)] + [section(_code(c)) for c in group]
-        out.append(_guarded(_fallback(f"{report.source.name}: layer table, part {n} of {len(shown)}"), blocks))
-    listed = sum(c.count("\n") for g in shown for c in g)
-    if listed < len(rows):
-        out[-1][1].append(context(f"…and {len(rows) - listed} more layers: run "
-                                  "`ckptbot inspect --all-layers` for the full table"))
+        blocks = [section(title, "title")] + [section(_code(c), f"table-{i}") for i, c in enumerate(group, 1)]
+        if n == len(shown) and listed < len(rows):
+            blocks.append(context(f"…and {len(rows) - listed} more layers: run "
+                                  "`ckptbot inspect --all-layers` for the full table", block_id="more-layers"))
+        text = _fallback(f"{report.source.name}: layer table, part {n} of {len(shown)}")
+        out.append(fit(f"layer table {n} for {report.source.name}", text, blocks))
     return out
+
+
+def layer_table_messages(report: Report) -> list[tuple[str, Blocks]]:
+    return [m.pair() for m in layer_table(report)]
 
 
 def _layer_row(name: str, class_name: str, params: int | None, trainable: bool | None) -> str:
@@ -222,41 +259,49 @@ def _bullets(items: list[str], more_hint: str) -> str:
     return "\n".join(lines)
 
 
-def result_blocks(title: str, result: Any) -> tuple[str, Blocks]:
+def result_card(title: str, result: Any) -> Fitted:
     """`diff` and `check` answers (bot.compare.results): headline, then the lines that matter."""
     data = result.to_dict() if hasattr(result, "to_dict") else dict(result)
     error = data.get("error")
     if error:
         message = str(error.get("message")) if isinstance(error, dict) else str(error)
-        return _fallback(f"{title}: {message}"), [section(f":x: *{escape(title)}*: {escape(clip(message, 1500))}")]
+        return fit(title, _fallback(f"{title}: {message}"),
+                   [section(f":x: *{escape(title)}*: {escape(clip(message, 1500))}", "headline")])
     if "verdict" in data:
-        return _check_blocks(title, data)
+        return _check_card(title, data)
     changes = [str(c) for c in data.get("changes") or []]
     headline = ("same architecture" if data.get("same_architecture") else "different architecture"
                 ) if data.get("same_architecture") is not None else "compared"
-    blocks: Blocks = [section(f":mag: *{escape(title)}*: {headline}")]
-    blocks.append(section(_bullets(changes, "`ckptbot diff --json`") if changes else "No differences found."))
-    return _guarded(_fallback(f"{title}: {headline}", *changes[:3]), blocks)
+    blocks: Blocks = [section(f":mag: *{escape(title)}*: {headline}", "headline")]
+    blocks.append(section(_bullets(changes, "`ckptbot diff --json`") if changes else "No differences found.",
+                          "changes"))
+    return fit(title, _fallback(f"{title}: {headline}", *changes[:3]), blocks)
+
+
+def result_blocks(title: str, result: Any) -> tuple[str, Blocks]:
+    return result_card(title, result).pair()
 
 
 _VERDICT_ICONS = {"loads": ":white_check_mark:", "loads-with-skips": ":warning:", "fails": ":x:"}
 
 
-def _check_blocks(title: str, data: dict[str, Any]) -> tuple[str, Blocks]:
+def _check_card(title: str, data: dict[str, Any]) -> Fitted:
     verdict = str(data.get("verdict"))
     icon = _VERDICT_ICONS.get(verdict, ":grey_question:")
-    blocks: Blocks = [section(f"{icon} *{escape(title)}*: {escape(verdict)} — {escape(clip(data.get('reason', ''), 1500))}")]
+    blocks: Blocks = [section(f"{icon} *{escape(title)}*: {escape(verdict)} — "
+                              f"{escape(clip(data.get('reason', ''), 1500))}", "headline")]
     if data.get("call"):
-        blocks.append(context(f"{escape(data.get('keras', ''))} · `{escape(clip(data['call'], 300))}`"))
+        blocks.append(context(f"{escape(data.get('keras', ''))} · `{escape(clip(data['call'], 300))}`",
+                              block_id="call"))
     if data.get("keras_error"):
-        blocks.append(section("Keras would say:\n" + _code(data["keras_error"], 1500)))
+        blocks.append(section("Keras would say:\n" + _code(data["keras_error"], 1500), "keras-error"))
     problems = [f"{l['layer']}: {l['status']}" + (f" ({l['detail']})" if l.get("detail") else "")
                 for l in data.get("layers") or [] if l.get("status") != "loads"]
     if problems:
-        blocks.append(section(_bullets(problems, "`ckptbot check --json`")))
+        blocks.append(section(_bullets(problems, "`ckptbot check --json`"), "problems"))
     if data.get("notes"):
-        blocks.append(section(_bullets([str(n) for n in data["notes"]], "`ckptbot check --json`")))
-    return _guarded(_fallback(f"{title}: {verdict}", data.get("reason")), blocks)
+        blocks.append(section(_bullets([str(n) for n in data["notes"]], "`ckptbot check --json`"), "notes"))
+    return fit(title, _fallback(f"{title}: {verdict}", data.get("reason")), blocks)
 
 
 def help_blocks(usage: list[tuple[str, str]]) -> tuple[str, Blocks]:

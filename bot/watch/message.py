@@ -9,7 +9,10 @@
 The verdict and figures are the compact card links unfurl to (bot.render.blocks.unfurl_blocks).
 File and folder names come from whoever writes into the watched folder, so everything is
 escaped for mrkdwn (a file named `<!channel>.h5` must not ping the channel), and the message
-is checked against Slack's limits, dropping tail blocks rather than being refused.
+is checked against Slack's limits (bot.render.block_limits.fit) rather than being refused.
+Blocks, in the order they are built and the reverse of the order they are dropped in if the
+message is still too big: `headline`, `verdict`, `figures`, `delta`, `reload-code`, `warnings`
+(so the warnings go first, then the snippet; what is dropped is logged and in `Fitted.dropped`).
 """
 
 from __future__ import annotations
@@ -19,10 +22,11 @@ from typing import Any
 from bot.render.block_limits import (
     MAX_FALLBACK_TEXT,
     MAX_SECTION_TEXT,
+    Fitted,
     clip,
-    limit_violations,
+    fit,
 )
-from bot.render.blocks import context, escape, section, unfurl_blocks
+from bot.render.blocks import context, escape, section, unfurl_card
 from bot.render.verdict import params_line, size_line, verdict
 from bot.report import Report
 from bot.watch.delta import Delta
@@ -45,20 +49,23 @@ def announcement_text(name: str, run_label: str, report: Report, delta: Delta | 
     return clip(escape("\n".join(lines)), MAX_FALLBACK_TEXT)
 
 
-def announcement_blocks(name: str, run_label: str, report: Report, delta: Delta | None,
-                        text: str) -> list[dict[str, Any]]:
+def announcement(name: str, run_label: str, report: Report, delta: Delta | None, text: str) -> Fitted:
     blocks: list[dict[str, Any]] = [
-        section(f":floppy_disk: New checkpoint `{escape(name)}` in `{escape(run_label)}`"),
-        *unfurl_blocks(report),
-        section(escape(delta.sentence()) if delta else "_First checkpoint of this run I have seen._"),
+        section(f":floppy_disk: New checkpoint `{escape(name)}` in `{escape(run_label)}`", "headline"),
+        *unfurl_card(report).blocks,
+        section(escape(delta.sentence()) if delta else "_First checkpoint of this run I have seen._", "delta"),
     ]
     snippet = (report.reload.python or "").strip()
     if snippet:
         body = escape(snippet).replace(CODE_FENCE, "`\u200b``")
-        blocks.append(section(CODE_FENCE + "\n" + clip(body, MAX_SECTION_TEXT - 8) + "\n" + CODE_FENCE))
+        blocks.append(section(CODE_FENCE + "\n" + clip(body, MAX_SECTION_TEXT - 8) + "\n" + CODE_FENCE,
+                              "reload-code"))
     if report.warnings:
         shown = report.warnings[:MAX_WARNINGS_SHOWN]
-        blocks.append(context(*(f":warning: {escape(w.message)}" for w in shown)))
-    while blocks and limit_violations(text, blocks):
-        blocks = blocks[:-1]
-    return blocks
+        blocks.append(context(*(f":warning: {escape(w.message)}" for w in shown), block_id="warnings"))
+    return fit(f"announcement of {name}", text, blocks)
+
+
+def announcement_blocks(name: str, run_label: str, report: Report, delta: Delta | None,
+                        text: str) -> list[dict[str, Any]]:
+    return announcement(name, run_label, report, delta, text).blocks
