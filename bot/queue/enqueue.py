@@ -49,13 +49,19 @@ def job_timeout_s(settings: Any) -> int:
     return int(settings.max_wall_seconds * 2 + 60)
 
 
-def claim(redis: Any, request_id: str) -> bool:
-    """True: this delivery enqueues.  False: already queued.  Raises AlreadyClaimed: in progress."""
+def claim(redis: Any, request_id: str, token: str = "") -> bool:
+    """True: this delivery enqueues.  False: already queued.  Raises AlreadyClaimed: in progress.
+
+    `token` names this delivery's attempt, so its own retry (Redis blinked mid-way) may go on."""
     name = key("req", request_id)
-    if redis.set(name, b"claiming", nx=True, ex=CLAIMING_TTL_S):
+    mine = f"claiming:{token}".encode()
+    if redis.set(name, mine, nx=True, ex=CLAIMING_TTL_S):
         return True
-    if redis.get(name) == b"queued":
+    held = redis.get(name)
+    if held == b"queued":
         return False
+    if token and held == mine:
+        return True
     raise AlreadyClaimed(request_id)
 
 

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
@@ -20,6 +23,9 @@ from bot.queue.connection import ack_redis
 log = logging.getLogger(__name__)
 
 FASTPATH_THREADS = 8
+# Redis unreachable on the acknowledgement path: retried this long (well inside Slack's 3 s) before
+# events get a 503 (Slack redelivers) and commands the sentence QUEUE_DOWN.
+REDIS_BLIP_S = 1.5
 QUEUE_DOWN = ("ckptbot's work queue is not reachable right now, so this question was not taken; "
               "ask again in a minute.")
 
@@ -44,19 +50,25 @@ def install(app: Any, settings: Any) -> Callable[[], bool]:
             body["blocks"] = blocks
         return BoltResponse(status=200, body=json.dumps(body), headers={"content-type": "application/json"})
 
+    attempt = threading.local()  # this delivery's claim token, kept across its Redis retries
+    posted: dict[str, dict[str, Any]] = {}  # placeholders posted whose job is not enqueued yet
+
     def place(spec: dict[str, Any], placeholder: Callable[[int], dict[str, Any]] | None = None) -> q.Placed:
         """Claim, (post the placeholder,) enqueue.  Raises AlreadyClaimed or Redis errors."""
-        if not q.claim(redis, spec["rid"]):
+        if not q.claim(redis, spec["rid"], getattr(attempt, "token", "")):
             return q.Placed(q.job_id_for(spec["rid"]), "", 0, duplicate=True)
         try:
             queue_name = q.queue_for(redis, spec.get("user"))
             position = q.position_if_enqueued(redis, queue_name)
             if placeholder is not None:
-                spec = {**spec, **placeholder(position)}
+                # a retry after Redis failed mid-way reuses the placeholder already in the thread
+                posted.setdefault(spec["rid"], placeholder(position))
+                spec = {**spec, **posted[spec["rid"]]}
             jid = q.enqueue(redis, settings, spec, queue_name)
         except BaseException:
             q.unclaim(redis, spec["rid"])
             raise
+        posted.pop(spec["rid"], None)
         return q.Placed(jid, queue_name, position, spec=spec)
 
     def command(body: dict[str, Any]) -> Any:
@@ -144,11 +156,26 @@ def install(app: Any, settings: Any) -> Callable[[], bool]:
             return uploads(event, context)
         return "next"
 
+    def route_riding_out_blips(body: dict[str, Any], client: Any, context: Any) -> Any:
+        import redis as redis_lib
+
+        deadline = time.monotonic() + REDIS_BLIP_S
+        attempt.token = uuid.uuid4().hex
+        while True:
+            try:
+                result = route(body, client, context)
+                break
+            except (redis_lib.ConnectionError, redis_lib.TimeoutError, redis_lib.BusyLoadingError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)  # a Redis restart (AOF reload) shorter than REDIS_BLIP_S goes unnoticed
+        return result
+
     def queue_mode(body: dict[str, Any], client: Any, context: Any, next: Callable[[], Any]) -> Any:  # noqa: A002
         import redis as redis_lib
 
         try:
-            result = route(body, client, context)
+            result = route_riding_out_blips(body, client, context)
         except q.AlreadyClaimed:
             # Another delivery is mid-enqueue, or its replica died: Slack delivers again later.
             return BoltResponse(status=503, body="")

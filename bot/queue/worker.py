@@ -38,10 +38,14 @@ def reap_abandoned(redis: Any, queues: tuple[str, ...] = QUEUES) -> list[str]:
     """Requeue (or fail, when out of retries) started jobs whose worker is no longer alive."""
     from rq.job import Job, JobStatus
     from rq.registry import StartedJobRegistry
+    from rq.timeouts import TimerDeathPenalty
 
     reaped: list[str] = []
     for name in queues:
-        registry = StartedJobRegistry(name, connection=redis, serializer=serializer())
+        # The reaper runs on a thread: RQ's default SIGALRM death penalty for the failure callback
+        # works only on the main thread, its timer-based one anywhere.
+        registry = StartedJobRegistry(name, connection=redis, serializer=serializer(),
+                                      death_penalty_class=TimerDeathPenalty)
         for entry in redis.zrange(registry.key, 0, -1):
             entry = entry.decode()
             job_id = registry.parse_job_id(entry)
