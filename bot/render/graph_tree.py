@@ -44,20 +44,22 @@ def graph_tree(report: Report) -> Tree | None:
         inputs.setdefault(e.target, []).append(e.source)
     repeat = {nid: f.count for f in g.folds for nid in f.node_ids}
     branch: dict[str, Tree] = {}
+    holder_of: dict[str, Tree] = {}
+    last_in: dict[int, str] = {}  # id(tree) -> the node added to it last
     for n in g.nodes:
         srcs = inputs.get(n.id, [])
-        parent_tree = branch.get(n.parent) if n.parent else root
-        # Hang under the first input in the same container; chains stay flat (one level per branch point).
+        container = branch.get(n.parent, root) if n.parent else root
         anchor = next((s for s in srcs if s in branch and _same_parent(g.nodes, s, n)), None)
-        holder = parent_tree if parent_tree is not None else root
-        if anchor is not None and len(inputs.get(n.id, [])) == 1 and _fanout(g.edges, anchor) == 1:
-            holder = branch.get(f"{anchor}#holder", holder)
-        elif anchor is not None:
-            holder = branch[anchor]
+        holder = container
+        if anchor is not None:
+            # A chain stays flat (the next layer is a sibling of the one feeding it); a branch nests.
+            flat = (holder_of[anchor] is container and last_in.get(id(container)) == anchor
+                    and _fanout(g.edges, anchor) == 1)
+            holder = holder_of[anchor] if flat else branch[anchor]
         extra = [names.get(s, s) for s in srcs if s != anchor]
-        t = holder.add(_line(n, extra, repeat.get(n.id)))
-        branch[n.id] = t
-        branch[f"{n.id}#holder"] = holder
+        branch[n.id] = holder.add(_line(n, extra, repeat.get(n.id)))
+        holder_of[n.id] = holder
+        last_in[id(holder)] = n.id
     return root
 
 

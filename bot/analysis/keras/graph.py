@@ -82,8 +82,11 @@ def _add_model(g: Graph, cls: str, entries: list[dict[str, Any]], parent: str | 
             srcs = kept[-1:]
             ins = [shape_of.get(s) for s in srcs] if srcs else [seq_input or _build_shape(entry)]
         else:
-            srcs = list(dict.fromkeys(_inbound_layers(entry.get("inbound_nodes"))))
-            ins = [shape_of.get(s) for s in srcs] if srcs else [_build_shape(entry)]
+            nodes = entry.get("inbound_nodes")
+            srcs = list(dict.fromkeys(_inbound_layers(nodes)))
+            # Shapes from the first call only, one per tensor (Concatenate([x, x]) takes x twice).
+            first_call = list(_inbound_layers(nodes[:1])) if isinstance(nodes, list) else []
+            ins = [shape_of.get(s) for s in first_call] if first_call else [_build_shape(entry)]
         shape = produced.get(name) or infer_output_shape(lcls, lcfg, ins)
         shape_of[name] = shape
         nested = _entries(lcfg) if (lcls in MODEL_CLASSES or "layers" in lcfg) else []
