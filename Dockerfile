@@ -11,6 +11,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PORT=3000
 
 WORKDIR /app
+# Graphviz `dot` draws the architecture graph (report page, "Show graph" PNG).
+RUN apt-get update && apt-get install -y --no-install-recommends graphviz && rm -rf /var/lib/apt/lists/*
 COPY pyproject.toml README.md ./
 COPY bot ./bot
 COPY handlers ./handlers

@@ -44,12 +44,15 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--json", action="store_true", help="print the JSON report only")
     i.add_argument("--all-layers", action="store_true", help="show every layer in the table")
     i.add_argument("--no-cache", action="store_true", help="do not use REDIS_URL's cache (remote files)")
+    i.add_argument("--html", metavar="OUT.html", help="also write the full report as one self-contained HTML page")
+    i.add_argument("--graph", action="store_true", help="print the architecture graph as a tree")
 
     d = sub.add_parser("diff", help="what changed between two checkpoints")
     d.add_argument("a")
     d.add_argument("b")
     d.add_argument("--json", action="store_true")
     d.add_argument("--values", action="store_true", help="also compare weight values (streamed)")
+    d.add_argument("--html", metavar="OUT.html", help="also write both reports side by side as an HTML page")
 
     c = sub.add_parser("check", help="will these weights load into this architecture?")
     c.add_argument("weights")
@@ -118,8 +121,16 @@ def _inspect(args: argparse.Namespace) -> int:
 
         cache = make_cache(settings)
     report = service.inspect(args.source, settings, cache=cache, allow_any_local=True)
+    if args.html:
+        from bot.render.html import report_page
+
+        _write(args.html, report_page(report))
     if args.json:
         sys.stdout.write(report.to_json() + "\n")
+    elif args.graph:
+        from bot.render.graph_tree import print_graph
+
+        print_graph(report)
     else:
         from bot.render.terminal import print_report
 
@@ -135,6 +146,12 @@ def _diff(args: argparse.Namespace) -> int:
 
     settings = _settings(local_only=is_local(args.a) and is_local(args.b))
     result = service.diff(args.a, args.b, settings, allow_any_local=True, values=args.values)
+    if args.html:
+        from bot.render.html import diff_page
+
+        # Already inspected once by diff: with a cache these are hits; without, a second cheap read.
+        rep_a, rep_b = (service.inspect(x, settings, allow_any_local=True) for x in (args.a, args.b))
+        _write(args.html, diff_page(rep_a, rep_b, result))
     if args.json:
         sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
     else:
@@ -244,6 +261,12 @@ def _queue(args: argparse.Namespace) -> int:
         print(f"ckptbot: Redis at REDIS_URL does not answer ({exc}).", file=sys.stderr)
         return EXIT_CONFIG
     return EXIT_OK
+
+
+def _write(path: str, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+    print(f"wrote {path}", file=sys.stderr)
 
 
 def _version() -> str:

@@ -174,6 +174,34 @@ class Reload:
 
 
 @dataclass
+class GraphNode:
+    """One layer of the architecture graph (bot/analysis/keras/graph.py builds them from the config)."""
+
+    id: str  # unique within the graph: the layer's path ("inner/in_d" inside nested model "inner")
+    name: str  # the layer's name as Keras reports it
+    class_name: str
+    parent: str | None = None  # id of the nested model node this layer sits in (None: top level)
+    output_shape: list[Any] | None = None  # None: the file does not say and it cannot be derived
+    params: int | None = None
+    is_group: bool = False  # a nested model: drawn as a collapsible group around its own layers
+
+
+@dataclass
+class GraphEdge:
+    source: str  # GraphNode.id
+    target: str
+
+
+@dataclass
+class Graph:
+    # "functional" / "sequential": connections from the config; "order-only": a weights-only file,
+    # the layers in stored order with no connections (the file does not record any).
+    kind: str
+    nodes: list[GraphNode] = field(default_factory=list)
+    edges: list[GraphEdge] = field(default_factory=list)
+
+
+@dataclass
 class ReportError:
     code: str
     message: str
@@ -199,6 +227,8 @@ class Report:
     format_detail: str | None = None
     quantization: QuantizationInfo | None = None
     preset: PresetInfo | None = None
+    # The architecture graph (layers and connections); None for formats without layers.
+    graph: Graph | None = None
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -259,6 +289,7 @@ class Report:
             ),
             error=opt(ReportError, d.get("error")),
             format_detail=d.get("format_detail"),
+            graph=_graph_from_dict(d.get("graph")),
         )
 
     @classmethod
@@ -271,3 +302,10 @@ def _preset_from_dict(d: dict[str, Any] | None) -> PresetInfo | None:
         return None
     tok = d.get("tokenizer")
     return PresetInfo(**{**d, "tokenizer": TokenizerInfo(**tok) if tok else None})
+
+
+def _graph_from_dict(d: dict[str, Any] | None) -> Graph | None:
+    if not d:
+        return None
+    return Graph(kind=d["kind"], nodes=[GraphNode(**n) for n in d.get("nodes", [])],
+                 edges=[GraphEdge(**e) for e in d.get("edges", [])])

@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+command -v dot >/dev/null 2>&1 || need_apt+=(graphviz)       # the architecture graph (bot/render/graph_svg.py)
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)             # the report page in a real browser (Playwright)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing Debian packages: ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -15,7 +15,7 @@ from bot.errors import AnalysisError, ErrorCode
 from bot.report import Report, ReportError, SourceInfo
 
 # Bump when a reader changes what it reports, so caches never serve an older analysis.
-ANALYZER_VERSION = "2026.12.02-11"
+ANALYZER_VERSION = "2026.12.02-merge1"
 
 __all__ = ["ANALYZER_VERSION", "Artifact", "FileObjArtifact", "PathArtifact", "read_report"]
 
@@ -32,6 +32,10 @@ def read_report(artifact: Artifact) -> Report:
         report = Report(source=report.source, format="not-a-model",
                         error=ReportError(exc.code.value, exc.message))
     advice.add_reload(report)
+    if report.graph is None and report.layers and not report.contents.architecture:
+        from bot.analysis.keras.graph import order_only_graph
+
+        report.graph = order_only_graph(report.layers)
     return report
 
 

@@ -23,6 +23,7 @@ from bot.analysis.io.artifact import Artifact
 from bot.analysis.io.windows import OffsetWindow
 from bot.analysis.keras import assemble, layer_variables, quantization, v3_weights
 from bot.analysis.keras.config_walk import ModelSpec, describe_model
+from bot.analysis.keras.graph import graph_from_config
 from bot.errors import AnalysisError, ErrorCode
 from bot.report import Contents, Report
 
@@ -202,6 +203,7 @@ def _fill_from_config(report: Report, config: dict[str, Any], metadata: dict[str
     if tree is not None and res is not None:
         report.format_detail = report.format_detail or _layout_detail(tree, res)
         _writer_from_tree(report, tree, res, spec, config.get("module"))
+    report.graph = graph_from_config(config, report.layers)
     return report
 
 

@@ -13,6 +13,7 @@ from bot.analysis.io import h5safe
 from bot.analysis.keras import assemble
 from bot.analysis.keras.assemble import WeightRecord
 from bot.analysis.keras.config_walk import LayerSpec, ModelSpec, describe_model
+from bot.analysis.keras.graph import graph_from_config
 from bot.analysis.keras.keras_classes import (
     BUILTIN_LAYERS,
     is_state_weight,
@@ -71,6 +72,7 @@ def report_from_legacy_h5(f: h5py.File, report: Report) -> Report:
     if spec is not None:
         report.model = assemble.model_info(spec)
         assemble.add_model_findings(report, spec)
+        report.graph = graph_from_config(model_config, report.layers)
     # `optimizer_config` in every writer we know; `optimizer` (a name or an object) as a fallback.
     opt_cfg = (training_config.get("optimizer_config") or training_config.get("optimizer")) \
         if isinstance(training_config, dict) else None

@@ -150,6 +150,10 @@ def report_from_savedmodel(folder: Artifact) -> Report:
     order = (_keras_layer_order(spec, metadata) if spec is not None and metadata is not None
              else layer_order(records))
     report.layers = layers_from_records(order, records)
+    if spec is not None and metadata is not None:
+        from bot.analysis.keras.graph import graph_from_config
+
+        report.graph = graph_from_config(metadata.root.get("model_config"), report.layers)
     report.params = params_from_records(records) if found else None
     training = metadata.root.get("training_config") if metadata else None
     training = training if isinstance(training, dict) else None
