@@ -2,7 +2,7 @@
 
 Each is named, counted from shapes (compared with the owning library's own reading of the same
 file) and sent to its own loader.  Pickles are listed, never unpickled: a booby-trapped one
-leaves no trace.  Test-only packages: onnx, safetensors, torch (skipped when absent).
+leaves no trace.  Test-only packages: onnx, safetensors, torch (in `.[test]`; a test fails when one is missing).
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def test_a_hand_written_safetensors_file_is_counted_from_its_header(tmp_path):
 
 
 def test_safetensors_counts_agree_with_the_safetensors_library(tmp_path):
-    st = pytest.importorskip("safetensors.numpy")
+    import safetensors.numpy as st  # imported here: only these tests need it
     p = tmp_path / "lib.safetensors"
     tensors = {"emb": np.zeros((10, 8), np.float32), "ids": np.arange(7, dtype=np.int64),
                "scale": np.ones((), np.float16)}
@@ -112,7 +112,7 @@ def test_damaged_safetensors_headers_are_refused_like_safetensors_refuses_them(t
 # --- ONNX --------------------------------------------------------------------------------------
 
 def _onnx_model(external_dir=None):
-    onnx = pytest.importorskip("onnx")
+    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     rng = np.random.default_rng(0)
@@ -165,7 +165,7 @@ def test_a_truncated_onnx_file_is_called_truncated(tmp_path):
 # --- PyTorch -----------------------------------------------------------------------------------
 
 def test_a_torch_state_dict_lists_its_storages_without_unpickling(tmp_path):
-    torch = pytest.importorskip("torch")
+    import torch
     model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.BatchNorm1d(3), torch.nn.Linear(3, 2))
     state = model.state_dict()
     live = sum(v.numel() for v in state.values())

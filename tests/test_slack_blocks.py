@@ -237,3 +237,17 @@ def test_a_keras_model_with_tens_of_thousands_of_parameters_reads_with_thousands
     text, blocks = render.report_blocks(_inspect(path))
     assert live["params"] == 63_310 and "63,310 parameters (63,310 trainable" in _text(blocks)
     assert f"Adam state after {live['steps']} steps" in text
+
+
+@pytest.mark.parametrize("a, b", [("k3__toy__save.keras", "k3__conv__save.keras"),
+                                  ("k3__toy__save_weights.weights.h5", "k3__nested__save.keras"),
+                                  ("k3__toy__save_weights.weights.h5", "k3__toy__save.keras")])
+def test_diff_and_check_answers_lose_no_block(fixtures_dir, a, b):
+    kw = {"allow_any_local": True, "isolate": False}
+    diff = render.result_card(f"diff {a} → {b}", service.diff(str(fixtures_dir / a), str(fixtures_dir / b), **kw))
+    assert_slack_accepts(diff, "diff")
+    assert diff.block_ids == ["headline", "changes"]
+    check = render.result_card(f"check {a} against {b}",
+                               service.check(str(fixtures_dir / a), str(fixtures_dir / b), **kw))
+    assert_slack_accepts(check, "check")
+    assert check.block_ids[0] == "headline"

@@ -264,7 +264,7 @@ def result_card(title: str, result: Any) -> Fitted:
     data = result.to_dict() if hasattr(result, "to_dict") else dict(result)
     error = data.get("error")
     if error:
-        message = str(error.get("message")) if isinstance(error, dict) else str(error)
+        message = str(error.get("message", "")) if isinstance(error, dict) else str(error)
         return fit(title, _fallback(f"{title}: {message}"),
                    [section(f":x: *{escape(title)}*: {escape(clip(message, 1500))}", "headline")])
     if "verdict" in data:
