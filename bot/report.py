@@ -140,6 +140,25 @@ class Reload:
 
 
 @dataclass
+class SecurityFinding:
+    """One reason the file is not clean: `where` is the config path or HDF5 path, `exposed` the loaders hit."""
+
+    code: str
+    cve: list[str]
+    where: str
+    message: str
+    exposed: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Security:
+    """The verdict on loading the file: "clean", "needs-trust" or "dangerous", with its reasons."""
+
+    verdict: str = "clean"
+    findings: list[SecurityFinding] = field(default_factory=list)
+
+
+@dataclass
 class ReportError:
     code: str
     message: str
@@ -163,6 +182,7 @@ class Report:
     error: ReportError | None = None
     # Short human description of the format variant ("Keras 2.13/2.14 layout", "sharded in 3 files").
     format_detail: str | None = None
+    security: Security | None = None
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -211,8 +231,16 @@ class Report:
             ),
             error=opt(ReportError, d.get("error")),
             format_detail=d.get("format_detail"),
+            security=_security_from_dict(d.get("security")),
         )
 
     @classmethod
     def from_json(cls, text: str | bytes) -> "Report":
         return cls.from_dict(json.loads(text))
+
+
+def _security_from_dict(d: dict[str, Any] | None) -> Security | None:
+    if d is None:
+        return None
+    return Security(verdict=d.get("verdict", "clean"),
+                    findings=[SecurityFinding(**f) for f in d.get("findings", [])])

@@ -15,7 +15,7 @@ from bot.errors import AnalysisError, ErrorCode
 from bot.report import Report, ReportError, SourceInfo
 
 # Bump when a reader changes what it reports, so caches never serve an older analysis.
-ANALYZER_VERSION = "2026.11.28-2"
+ANALYZER_VERSION = "2026.12.02-sec1"
 
 __all__ = ["ANALYZER_VERSION", "Artifact", "FileObjArtifact", "PathArtifact", "read_report"]
 
@@ -32,7 +32,16 @@ def read_report(artifact: Artifact) -> Report:
         report = Report(source=report.source, format="not-a-model",
                         error=ReportError(exc.code.value, exc.message))
     advice.add_reload(report)
+    _add_security(report)
     return report
+
+
+def _add_security(report: Report) -> None:
+    from bot.analysis import security
+
+    # Config findings were gathered by the readers (`report.security` set early); add what the file showed.
+    early = report.security.findings if report.security else []
+    security.attach(report, early + security.file_findings(report))
 
 
 def _read(artifact: Artifact, report: Report) -> Report:
