@@ -104,6 +104,9 @@ def _read_hdf5_unguarded(f, report: Report) -> Report:
 
     f.seek(0)
     with h5safe.open_h5(f) as h5:
+        from bot.analysis.security import h5_links, verdict
+
+        verdict.attach(report, h5_links.link_findings(h5))  # before any reader can stop at one
         attrs = set(h5.attrs.keys())
         if "model_config" in attrs or "layer_names" in attrs or "layer_names0" in attrs:
             return legacy_h5.report_from_legacy_h5(h5, report)

@@ -16,8 +16,8 @@ from __future__ import annotations
 # must supply or import yourself (a custom class), or a pickle that is safe only with the safe loader.
 DANGEROUS = frozenset({"lambda-bytecode", "foreign-module", "denylisted-api", "safe-mode-off",
                        "torch-module-wrapper", "vocabulary-path", "tokenizer-path", "tfsm-layer", "hdf5-link",
-                       "size-bomb", "pickle-code", "unsafe-structure"})
-NEEDS_TRUST = frozenset({"custom-class", "pickle", "config-too-large"})
+                       "size-bomb", "pickle-code", "unsafe-structure", "hdf5-link-cycle"})
+NEEDS_TRUST = frozenset({"custom-class", "pickle", "config-too-large", "hdf5-hard-link", "hdf5-too-many-objects"})
 
 _KERAS_FILE = {
     "lambda-bytecode": ["Keras < 2.13 (no safe_mode)", "any Keras with safe_mode=False",
@@ -38,6 +38,9 @@ _KERAS_FILE = {
                "torch >= 2.6 weights_only=True refuses code"],
     "unsafe-structure": ["any loader that follows it"],
     "config-too-large": [],
+    "hdf5-link-cycle": ["h5py visititems and any loader that walks the file (never ends)"],
+    "hdf5-hard-link": ["loaders that walk the file see the same data twice"],
+    "hdf5-too-many-objects": [],
 }
 
 # Legacy `.h5` (model_config attribute): tf-keras never applies safe_mode, and Keras 3 applied it only

@@ -53,6 +53,8 @@ def pickle_findings(report: Report) -> list[SecurityFinding]:
         elif w.code in ("pickled-arrays", "pickle-npz-weights"):
             out.append(SecurityFinding("pickle", [], "model.weights.npz" if w.code == "pickle-npz-weights"
                                        else "(arrays)", w.message, []))
+    if report.error is not None and report.error.message.startswith("This is a Python pickle"):
+        out.append(SecurityFinding("pickle-code", [], "(file)", report.error.message, []))
     if report.format == "pytorch" and not any(f.code == "pickle-code" for f in out):
         out.append(SecurityFinding("pickle", [], "data.pkl",
                                    "A PyTorch pickle that imports only torch rebuild helpers (read from its "
