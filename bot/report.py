@@ -202,6 +202,25 @@ class Graph:
 
 
 @dataclass
+class SecurityFinding:
+    """One reason the file is not clean: `where` is the config path or HDF5 path, `exposed` the loaders hit."""
+
+    code: str
+    cve: list[str]
+    where: str
+    message: str
+    exposed: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Security:
+    """The verdict on loading the file: "clean", "needs-trust" or "dangerous", with its reasons."""
+
+    verdict: str = "clean"
+    findings: list[SecurityFinding] = field(default_factory=list)
+
+
+@dataclass
 class ReportError:
     code: str
     message: str
@@ -229,6 +248,7 @@ class Report:
     preset: PresetInfo | None = None
     # The architecture graph (layers and connections); None for formats without layers.
     graph: Graph | None = None
+    security: Security | None = None
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -290,6 +310,7 @@ class Report:
             error=opt(ReportError, d.get("error")),
             format_detail=d.get("format_detail"),
             graph=_graph_from_dict(d.get("graph")),
+            security=_security_from_dict(d.get("security")),
         )
 
     @classmethod
@@ -309,3 +330,10 @@ def _graph_from_dict(d: dict[str, Any] | None) -> Graph | None:
         return None
     return Graph(kind=d["kind"], nodes=[GraphNode(**n) for n in d.get("nodes", [])],
                  edges=[GraphEdge(**e) for e in d.get("edges", [])])
+
+
+def _security_from_dict(d: dict[str, Any] | None) -> Security | None:
+    if d is None:
+        return None
+    return Security(verdict=d.get("verdict", "clean"),
+                    findings=[SecurityFinding(**f) for f in d.get("findings", [])])

@@ -15,7 +15,7 @@ from bot.errors import AnalysisError, ErrorCode
 from bot.report import Report, ReportError, SourceInfo
 
 # Bump when a reader changes what it reports, so caches never serve an older analysis.
-ANALYZER_VERSION = "2026.12.02-merge1"
+ANALYZER_VERSION = "2026.12.02-merge2"
 
 __all__ = ["ANALYZER_VERSION", "Artifact", "FileObjArtifact", "PathArtifact", "read_report"]
 
@@ -36,7 +36,16 @@ def read_report(artifact: Artifact) -> Report:
         from bot.analysis.keras.graph import order_only_graph
 
         report.graph = order_only_graph(report.layers)
+    _add_security(report)
     return report
+
+
+def _add_security(report: Report) -> None:
+    from bot.analysis import security
+
+    # Config findings were gathered by the readers (`report.security` set early); add what the file showed.
+    early = report.security.findings if report.security else []
+    security.attach(report, early + security.file_findings(report))
 
 
 def _read(artifact: Artifact, report: Report) -> Report:
@@ -104,6 +113,9 @@ def _read_hdf5_unguarded(f, report: Report, artifact: Artifact | None = None) ->
 
     f.seek(0)
     with h5safe.open_h5(f) as h5:
+        from bot.analysis.security import h5_links, verdict
+
+        verdict.attach(report, h5_links.link_findings(h5))  # before any reader can stop at one
         attrs = set(h5.attrs.keys())
         if "model_config" in attrs or "layer_names" in attrs or "layer_names0" in attrs:
             return legacy_h5.report_from_legacy_h5(h5, report)

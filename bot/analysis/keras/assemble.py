@@ -209,6 +209,13 @@ def size_breakdown(file_size: int | None, records: list[WeightRecord],
 
 def add_model_findings(report: Report, spec: ModelSpec) -> None:
     """Warnings every reader adds once it has a model config."""
+    if spec.source_config is not None:
+        from bot.analysis import security
+
+        found = security.config_findings(spec.source_config)
+        if not any(f.code in ("custom-class", "foreign-module") for f in found):
+            found += security.custom_object_findings(spec.custom_objects)  # legacy `Pkg>Class` names
+        security.attach(report, (report.security.findings if report.security else []) + found)
     by_path = {l.path: l for l in spec.all_layers()}
     for path in spec.lambdas:
         layer = by_path.get(path)

@@ -71,6 +71,8 @@ class ModelSpec:
     style: str = "k2"  # "k3" when the config carries Keras 3 markers
     module: str | None = None
     registered_name: str | None = None
+    # The config as read, for the security walk (bot/analysis/security), which checks every node.
+    source_config: dict[str, Any] | None = field(default=None, repr=False)
 
     @property
     def is_model_subclass(self) -> bool:
@@ -106,6 +108,7 @@ def describe_model(model_config: dict[str, Any]) -> ModelSpec:
     spec.layers = _model_layers(class_name, spec.config_layers)
     spec.inputs, spec.outputs = _inputs_outputs(class_name, cfg, spec.config_layers)
     _collect_findings(model_config, spec)
+    spec.source_config = model_config
     return spec
 
 
