@@ -25,6 +25,7 @@ from bot.report import Report
 
 Blocks = list[dict[str, Any]]
 SHOW_LAYERS_ACTION = "ckpt_show_layers"  # action_id of the "Show all layers" button (handlers/actions.py)
+SHOW_GRAPH_ACTION = "ckpt_show_graph"  # "Show graph": the architecture as a PNG in the thread
 # Layers listed per table message, and messages per table: 4 sections of ≤ 2,900 characters stay
 # under MAX_MESSAGE_TEXT; 5 messages (~600 layers) is as much as a thread should take.
 TABLE_SECTIONS_PER_MESSAGE = 3
@@ -137,9 +138,13 @@ def report_blocks(report: Report, *, requested_by: str | None = None,
     if warnings:
         blocks.append(warnings)
     if layers_button_value and report.layers:
-        blocks.append({"type": "actions", "elements": [{
-            "type": "button", "action_id": SHOW_LAYERS_ACTION, "value": layers_button_value,
-            "text": {"type": "plain_text", "text": clip(f"Show all {len(report.layers)} layers", MAX_BUTTON_TEXT)}}]})
+        buttons = [{"type": "button", "action_id": SHOW_LAYERS_ACTION, "value": layers_button_value,
+                    "text": {"type": "plain_text", "text": clip(f"Show all {len(report.layers)} layers",
+                                                                MAX_BUTTON_TEXT)}}]
+        if report.graph is not None and report.graph.nodes:
+            buttons.append({"type": "button", "action_id": SHOW_GRAPH_ACTION, "value": layers_button_value,
+                            "text": {"type": "plain_text", "text": "Show graph"}})
+        blocks.append({"type": "actions", "elements": buttons})
     if requested_by:
         blocks.append(context(f"Asked by <@{escape(requested_by)}> · ckptbot reads the file's bytes, "
                               "it never loads or runs it"))
