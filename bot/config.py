@@ -48,6 +48,7 @@ class DefaultSettings:
     max_requests: int = MAX_REQUESTS
     parser_memory_bytes: int = PARSER_MEMORY_BYTES
     webhook_secret: str | None = None
+    public_url: str | None = None
 
 
 def _split(value: object, sep: str) -> list[str]:
@@ -94,6 +95,8 @@ def _build_settings_class() -> type:
 
         # Webhook for training jobs (checkpoint notifications)
         webhook_secret: str | None = Field(None, validation_alias="CKPTBOT_WEBHOOK_SECRET")
+        # Where people reach `ckptbot serve` ("https://ckpt.example.com"): cards link to /r/<token>.
+        public_url: str | None = Field(None, validation_alias="CKPTBOT_PUBLIC_URL")
 
         @field_validator("slack_file_hosts", "allowed_hosts", mode="before")
         @classmethod

@@ -48,6 +48,10 @@ def register(app: App, backend: SlackBackend) -> None:
         backend.submit(post_layer_table, lambda: respond(text=failure_text("the layer table")[0],
                                                          response_type="ephemeral", replace_original=False))
 
+    @app.action(render.OPEN_REPORT_ACTION)
+    def report_link_clicked(ack: Ack) -> None:  # Slack opens the URL itself; the action only needs an ack
+        ack()
+
     @app.action(render.SHOW_GRAPH_ACTION)
     def graph_requested(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
         """The graph as a PNG in the card's thread, through Slack's upload flow (getUploadURLExternal,
