@@ -46,6 +46,7 @@ CONNECTION_RETRIES = 2
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
 HOOK_PATH = "/hooks/checkpoint"
+from bot.report_links import LINK_PATH  # noqa: E402 - GET /r/<token>: the full report page
 # Pre-started parser children of the bot: as many as inspections run at once (handlers/backend.py).
 PARSER_WORKERS = 4
 
@@ -187,7 +188,10 @@ def wsgi_for(app: "App", routes: dict[str, Wsgi] | None = None) -> Wsgi:
             start_response("200 OK" if up else "503 Service Unavailable",
                            [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
             return [body]
-        extra = (routes or {}).get(environ.get("PATH_INFO", ""))
+        path = environ.get("PATH_INFO", "")
+        extra = (routes or {}).get(path)
+        if extra is None and path.startswith(LINK_PATH):  # /r/<token>: one route for every token
+            extra = (routes or {}).get(LINK_PATH)
         if extra is not None:
             return extra(environ, start_response)
         stamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP")
@@ -207,7 +211,17 @@ def extra_routes(settings: "Settings") -> dict[str, Wsgi]:
     from bot.watch import make_announcer
     from handlers.hooks import make_hook_wsgi_app
 
-    return {HOOK_PATH: make_hook_wsgi_app(settings, _queued_announcer(settings) or make_announcer(settings))}
+    from bot.report_links import make_link_wsgi_app
+
+    def page_of(reference: str) -> str:
+        from bot import service
+        from bot.cache import make_cache
+        from bot.render.html import report_page
+
+        return report_page(service.inspect(reference, settings, cache=make_cache(settings)))
+
+    return {HOOK_PATH: make_hook_wsgi_app(settings, _queued_announcer(settings) or make_announcer(settings)),
+            LINK_PATH: make_link_wsgi_app(settings, page_of)}
 
 
 def _queued_announcer(settings: "Settings") -> Any:
@@ -273,8 +287,9 @@ def _serve_socket_mode(app: "App", settings: "Settings", host: str, port: int,
     handler = SocketModeHandler(app, settings.slack_app_token, concurrency=SOCKET_MODE_CONCURRENCY)
 
     def health(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        extra = routes.get(environ.get("PATH_INFO", ""))
-        if extra is not None:  # the checkpoint webhook works without a public Slack endpoint too
+        path = environ.get("PATH_INFO", "")
+        extra = routes.get(LINK_PATH if path.startswith(LINK_PATH) else path)
+        if extra is not None:  # the checkpoint webhook and report links work without a Slack endpoint too
             return extra(environ, start_response)
         if environ.get("PATH_INFO") != HEALTH_PATH:
             start_response("404 Not Found", [("Content-Type", "text/plain")])

@@ -54,6 +54,7 @@ class DefaultSettings:
     parser_memory_bytes: int = PARSER_MEMORY_BYTES
     webhook_secret: str | None = None
     queue: str | None = None
+    public_url: str | None = None
 
 
 def __getattr__(name: str) -> Any:

@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     webhook_secret: str | None = Field(None, validation_alias="CKPTBOT_WEBHOOK_SECRET")
     # CKPTBOT_QUEUE=rq: `serve` only acknowledges and enqueues; `ckptbot worker` answers (bot/queue/).
     queue: str | None = Field(None, validation_alias="CKPTBOT_QUEUE")
+    # Where people reach `ckptbot serve` ("https://ckpt.example.com"): cards link to /r/<token>.
+    public_url: str | None = Field(None, validation_alias="CKPTBOT_PUBLIC_URL")
 
     @field_validator("slack_file_hosts", "allowed_hosts", mode="before")
     @classmethod

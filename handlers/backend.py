@@ -75,6 +75,12 @@ class SlackBackend:
         return self.service.inspect_slack_file(file_info, self.settings, cache=self.cache, pool=self.parsers,
                                                progress=progress)
 
+    def report_link(self, reference: str) -> str | None:
+        """`<CKPTBOT_PUBLIC_URL>/r/<token>` for this reference's full report page (None when unset)."""
+        from bot import report_links
+
+        return report_links.issue(self.settings, reference)
+
     def diff(self, a: str, b: str) -> Any:
         return self.service.diff(a, b, self.settings, cache=self.cache, pool=self.parsers)
 

@@ -48,18 +48,20 @@ def layers_button_value(reference: str | None = None, file_id: str | None = None
     return json.dumps({"f": file_id} if file_id else {"r": reference}, separators=(",", ":"))
 
 
-def report_answer(report: Any, asker: str | None, button_value: str | None) -> Answer:
+def report_answer(report: Any, asker: str | None, button_value: str | None, report_url: str | None = None) -> Answer:
     if report.error is not None:
         text, blocks = render.error_blocks(report)
         return Answer(text, blocks, ok=False)
-    text, blocks = render.report_blocks(report, requested_by=asker, layers_button_value=button_value)
+    text, blocks = render.report_blocks(report, requested_by=asker, layers_button_value=button_value,
+                                        report_url=report_url)
     return Answer(text, blocks, ok=True)
 
 
 def _inspect(backend: SlackBackend, q: Question) -> Answer:
     reference = q.request.args[0]
     report = backend.inspect(reference, progress=q.progress)
-    return report_answer(report, q.asker, layers_button_value(reference=reference))
+    url = backend.report_link(reference) if report.error is None else None
+    return report_answer(report, q.asker, layers_button_value(reference=reference), url)
 
 
 def _result_answer(title: str, result: Any) -> Answer:

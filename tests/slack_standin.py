@@ -63,6 +63,7 @@ class SlackStandIn:
         self.held: dict[str, threading.Event] = {}  # hold(name): its GETs wait until the test releases them
         self.held_gets: dict[str, int] = {}
         self.fail_once: dict[str, tuple[int, dict[str, Any], dict[str, str]]] = {}
+        self.uploads: dict[str, bytes] = {}  # file id -> bytes POSTed to its upload_url
         self._ts = itertools.count(1)
         self._cond = threading.Condition()
         self._httpd: ThreadingHTTPServer | None = None
@@ -194,8 +195,15 @@ class _Handler(BaseHTTPRequestHandler):
     def _route(self) -> None:
         owner = self.owner
         path = urlsplit(self.path).path
-        args = self._args()
         headers = {k.lower(): v for k, v in self.headers.items()}
+        if path.startswith("/upload/"):  # files.getUploadURLExternal's upload_url: raw bytes, any type
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            owner.uploads[path[len("/upload/"):]] = raw
+            owner.record(Call("file_upload", {"file_id": path[len("/upload/"):], "bytes": raw}, headers, self.path))
+            self._send(200, b"OK - " + str(len(raw)).encode(), content_type="text/plain")
+            return
+        args = self._args()
         if path.startswith("/api/"):
             method = path[len("/api/"):]
         elif path.startswith("/response_url/"):
@@ -269,6 +277,19 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(200, {"ok": False, "error": "file_not_found"})
             else:
                 self._send(200, {"ok": True, "file": owner.file_info(file_id)})
+        elif method == "files.getUploadURLExternal":  # Slack's upload flow, step 1 of 3
+            if not args.get("filename") or not str(args.get("length", "")).isdigit():
+                self._send(200, {"ok": False, "error": "invalid_arguments"})
+                return
+            file_id = f"FUP{owner.next_ts().replace('.', '')}"
+            self._send(200, {"ok": True, "upload_url": f"{owner.url}/upload/{file_id}", "file_id": file_id})
+        elif method == "files.completeUploadExternal":  # step 3: share the uploaded bytes
+            files = args.get("files")
+            files = json.loads(files) if isinstance(files, str) else files
+            if not files or any(f.get("id") not in owner.uploads for f in files):
+                self._send(200, {"ok": False, "error": "file_not_found"})
+                return
+            self._send(200, {"ok": True, "files": [{"id": f["id"], "title": f.get("title")} for f in files]})
         else:
             self._send(200, {"ok": False, "error": "unknown_method"})
 

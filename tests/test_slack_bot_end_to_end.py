@@ -15,7 +15,7 @@ import time
 import pytest
 
 from bot.render.block_limits import limit_violations
-from bot.render.blocks import SHOW_LAYERS_ACTION
+from bot.render.blocks import SHOW_GRAPH_ACTION, SHOW_LAYERS_ACTION
 from tests.redis_server import RedisServer
 from tests.slack_bot_process import BotProcess
 from tests.slack_standin import SlackStandIn
@@ -352,3 +352,34 @@ def test_health_endpoint_answers_ok(bot):
 
 def test_tokens_never_reach_the_bot_log(bot, slack):
     assert slack.bot_token not in bot.log()
+
+
+def test_the_graph_button_uploads_a_png_of_the_graph_into_the_thread(bot, slack, models):
+    """Slack's upload flow end to end: getUploadURLExternal, the bytes, completeUploadExternal in the thread."""
+    bot.sender.command(str(models / CONV_KERAS), slack.response_url("conv-graph"))
+    card = slack.wait_for("response_url", where=lambda c: c.path.endswith("/conv-graph"), timeout=ANSWER_TIMEOUT)[0]
+    _assert_within_limits(card.args)
+    buttons = [e for b in card.args["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    graph = next(e for e in buttons if e["action_id"] == SHOW_GRAPH_ACTION)
+    assert graph["text"]["text"] == "Show graph"
+    card_ts = slack.next_ts()
+    status, _ = bot.sender.button(SHOW_GRAPH_ACTION, graph["value"], channel="C111", message_ts=card_ts,
+                                  response_url=slack.response_url("conv-graph-click"))
+    assert status == 200
+    done = slack.wait_for("files.completeUploadExternal", where=lambda c: c.args.get("thread_ts") == card_ts,
+                          timeout=ANSWER_TIMEOUT)[0]
+    assert done.args["channel_id"] == "C111"
+    files = done.args["files"] if isinstance(done.args["files"], list) else json.loads(done.args["files"])
+    asked = slack.calls_to("files.getUploadURLExternal")[-1]
+    data = slack.uploads[files[0]["id"]]
+    assert int(asked.args["length"]) == len(data) and asked.args["filename"] == "graph.png"
+    assert data.startswith(b"\x89PNG\r\n\x1a\n")
+    import struct
+    import zlib
+
+    # A well-formed PNG (IHDR first, its CRC right) of a top-to-bottom graph: 5 layers stacked.
+    length, kind = struct.unpack(">I4s", data[8:16])
+    assert kind == b"IHDR" and length == 13
+    assert struct.unpack(">I", data[29:33])[0] == zlib.crc32(data[12:29])
+    width, height = struct.unpack(">II", data[16:24])
+    assert height > width

@@ -37,6 +37,8 @@ from bot.render.block_limits import (
 from bot.report import Report
 
 SHOW_LAYERS_ACTION = "ckpt_show_layers"  # action_id of the "Show all layers" button (handlers/actions.py)
+SHOW_GRAPH_ACTION = "ckpt_show_graph"  # "Show graph": the architecture as a PNG in the thread
+OPEN_REPORT_ACTION = "ckpt_open_report"  # a link button; Slack still sends an action, acked in handlers
 # Layers listed per table message, and messages per table: 4 sections of ≤ 2,900 characters stay
 # under MAX_MESSAGE_TEXT; 5 messages (~600 layers) is as much as a thread should take.
 TABLE_SECTIONS_PER_MESSAGE = 3
@@ -121,7 +123,7 @@ def _reload_blocks(report: Report) -> Blocks:
 
 
 def report_card(report: Report, *, requested_by: str | None = None,
-                layers_button_value: str | None = None) -> Fitted:
+                layers_button_value: str | None = None, report_url: str | None = None) -> Fitted:
     """The answer card: verdict, then parameters, size, layers, versions, training, reload, warnings.
 
     `layers_button_value` (what handlers/actions.py needs to find the report again) adds a
@@ -148,9 +150,17 @@ def report_card(report: Report, *, requested_by: str | None = None,
     if warnings:
         blocks.append(warnings)
     if layers_button_value and report.layers:
-        blocks.append({"type": "actions", "block_id": "show-layers", "elements": [{
-            "type": "button", "action_id": SHOW_LAYERS_ACTION, "value": layers_button_value,
-            "text": {"type": "plain_text", "text": clip(f"Show all {len(report.layers)} layers", MAX_BUTTON_TEXT)}}]})
+        buttons = [{"type": "button", "action_id": SHOW_LAYERS_ACTION, "value": layers_button_value,
+                    "text": {"type": "plain_text", "text": clip(f"Show all {len(report.layers)} layers",
+                                                                MAX_BUTTON_TEXT)}}]
+        if report.graph is not None and report.graph.nodes:
+            buttons.append({"type": "button", "action_id": SHOW_GRAPH_ACTION, "value": layers_button_value,
+                            "text": {"type": "plain_text", "text": "Show graph"}})
+        if report_url:  # CKPTBOT_PUBLIC_URL is set: the full page instead of a PNG in the thread
+            buttons[-1:] = [b for b in buttons[-1:] if b["action_id"] != SHOW_GRAPH_ACTION]
+            buttons.append({"type": "button", "action_id": OPEN_REPORT_ACTION, "url": report_url,
+                            "text": {"type": "plain_text", "text": "Open full report"}})
+        blocks.append({"type": "actions", "block_id": "show-layers", "elements": buttons})
     if requested_by:
         blocks.append(context(f"Asked by <@{escape(requested_by)}> · ckptbot reads the file's bytes, "
                               "it never loads or runs it", block_id="footer"))
@@ -159,8 +169,9 @@ def report_card(report: Report, *, requested_by: str | None = None,
 
 
 def report_blocks(report: Report, *, requested_by: str | None = None,
-                  layers_button_value: str | None = None) -> tuple[str, Blocks]:
-    return report_card(report, requested_by=requested_by, layers_button_value=layers_button_value).pair()
+                  layers_button_value: str | None = None, report_url: str | None = None) -> tuple[str, Blocks]:
+    return report_card(report, requested_by=requested_by, layers_button_value=layers_button_value,
+                       report_url=report_url).pair()
 
 
 def _optimizer_state(report: Report) -> str | None:
