@@ -270,3 +270,25 @@ def test_peoples_questions_go_before_watcher_announcements(slack, env, tmp_path,
     calls = slack.calls
     assert calls.index(question[0]) < calls.index(announcement[0])  # the person was answered first
     assert "conv" in text_of(announcement[0])
+
+
+def test_queue_stats_and_healthz_show_the_queue(slack, env, tmp_path, models, redis):
+    import subprocess
+    import sys
+    import urllib.error
+    import urllib.request
+
+    from tests.slack_bot_process import ROOT, bot_env
+
+    with BotProcess(slack, tmp_path, **env) as bot:
+        bot.sender.command(str(models / ADAM_H5), slack.response_url("s1"))  # no worker: it waits
+        out = subprocess.run([sys.executable, "-m", "bot.cli", "queue", "stats"], env=bot_env(slack, **env),
+                             cwd=ROOT, capture_output=True, text=True, timeout=LONG)
+        assert out.returncode == 0, out.stderr
+        assert "ckptbot-interactive: 1 waiting" in out.stdout and "workers alive: 0" in out.stdout
+        with urllib.request.urlopen(f"http://127.0.0.1:{bot.port}/healthz", timeout=10) as r:
+            assert r.status == 200
+        redis.kill()
+        with pytest.raises(urllib.error.HTTPError) as down:
+            urllib.request.urlopen(f"http://127.0.0.1:{bot.port}/healthz", timeout=10)
+        assert down.value.code == 503 and b"queue unreachable" in down.value.read()
