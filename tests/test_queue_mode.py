@@ -270,3 +270,46 @@ def test_peoples_questions_go_before_watcher_announcements(slack, env, tmp_path,
     calls = slack.calls
     assert calls.index(question[0]) < calls.index(announcement[0])  # the person was answered first
     assert "conv" in text_of(announcement[0])
+
+
+def test_queue_stats_and_healthz_show_the_queue(slack, env, tmp_path, models, redis):
+    import subprocess
+    import sys
+    import urllib.error
+    import urllib.request
+
+    from tests.slack_bot_process import ROOT, bot_env
+
+    with BotProcess(slack, tmp_path, **env) as bot:
+        bot.sender.command(str(models / ADAM_H5), slack.response_url("s1"))  # no worker: it waits
+        out = subprocess.run([sys.executable, "-m", "bot.cli", "queue", "stats"], env=bot_env(slack, **env),
+                             cwd=ROOT, capture_output=True, text=True, timeout=LONG)
+        assert out.returncode == 0, out.stderr
+        assert "ckptbot-interactive: 1 waiting" in out.stdout and "workers alive: 0" in out.stdout
+        with urllib.request.urlopen(f"http://127.0.0.1:{bot.port}/healthz", timeout=10) as r:
+            assert r.status == 200
+        redis.kill()
+        with pytest.raises(urllib.error.HTTPError) as down:
+            urllib.request.urlopen(f"http://127.0.0.1:{bot.port}/healthz", timeout=10)
+        assert down.value.code == 503 and b"queue unreachable" in down.value.read()
+
+
+def test_job_whose_workers_keep_dying_is_answered_with_a_sentence(slack, env, tmp_path, models, redis):
+    # Held forever: every worker that takes it is SIGKILLed mid-read; after the first try and both
+    # retries, the reaper hands it to RQ one last time, which fails it, and the person is told.
+    slack.hold("doomed.h5")
+    url = slack.publish("doomed.h5", (models / ADAM_H5).read_bytes())
+    with BotProcess(slack, tmp_path, **env) as bot:
+        bot.sender.event(_mention("90.1", f"<{url}>"), event_id="EvDOOM")
+        for attempt in range(1, 4):  # the first try and RQ's two retries
+            before = slack.held_gets.get("doomed.h5", 0)
+            worker = WorkerProcess(slack, tmp_path, **env).start()
+            wait_until(lambda w=worker, b=before: "doomed.h5" in w.log() and slack.held_gets.get("doomed.h5", 0) > b,
+                       LONG, f"try {attempt} to read")
+            worker.kill()
+            worker.__exit__()
+        with WorkerProcess(slack, tmp_path, **env):  # its reaper finds the last try abandoned
+            wait_until(lambda: answers(slack), LONG, "the failure sentence")
+            wait_until(lambda: queue_idle(redis.url), LONG, "the queue to drain")
+    (answer,) = answers(slack)
+    assert "doomed.h5" in text_of(answer) and "Try again" in text_of(answer)
