@@ -82,5 +82,7 @@ def register(app: App, backend: SlackBackend) -> None:
                 respond(text="I could not post the graph in this channel; invite me and try again.",
                         response_type="ephemeral", replace_original=False)
 
-        backend.submit(post_graph, lambda: respond(text=failure_text("the graph")[0],
-                                                   response_type="ephemeral", replace_original=False))
+        def say_it_broke() -> None:
+            respond(text=failure_text("the graph")[0], response_type="ephemeral", replace_original=False)
+
+        backend.submit(post_graph, say_it_broke)

@@ -191,3 +191,27 @@ def test_hostile_layer_names_stay_text(browser, tmp_path):
         assert page.get_attribute(".graph g.edge", "data-from") == evil
     finally:
         ctx.close()
+
+
+@pytest.mark.keras
+@pytest.mark.parametrize("name", ["k3__nested__save.keras", "k3__shared.keras", "tfk__shared.h5"])
+def test_graph_tree_names_every_layer_live_keras_has(name, live):
+    path, desc = live[name]
+    proc = run_cli("inspect", path, "--graph", "--no-cache")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+
+    def names(d):
+        return d["layers"] + [n for g in d["groups"].values() for n in names(g)]
+
+    shown = [l.split("── ", 1)[1].split(" ", 1)[0] for l in lines if "── " in l]
+    assert sorted(shown) == sorted(names(desc))
+    for src, dst in desc["edges"]:  # every connection is visible: nested under its input, or "← src"
+        line = next(l for l in lines if l.split("── ", 1)[-1].startswith(dst + " "))
+        depth = line.index("── ")
+        parent = next((l for l in reversed(lines[:lines.index(line)]) if "── " in l and l.index("── ") < depth),
+                      None)
+        chained = any(l.split("── ", 1)[-1].startswith(src + " ") and l.index("── ") == depth
+                      for l in lines[:lines.index(line)])
+        assert (f"← {src}" in line or f", {src}" in line
+                or (parent and parent.split("── ", 1)[1].startswith(src + " ")) or chained), (src, dst)

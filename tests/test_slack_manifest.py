@@ -18,7 +18,8 @@ UNFURL_DOMAIN = re.compile(r"^(?![\.\-])([-a-z0-9\.])+([a-z0-9])$")
 
 def test_scopes_are_exactly_what_the_bot_uses():
     assert sorted(MANIFEST["oauth_config"]["scopes"]["bot"]) == sorted(
-        ["commands", "chat:write", "app_mentions:read", "links:read", "links:write", "files:read"])
+        ["commands", "chat:write", "app_mentions:read", "links:read", "links:write", "files:read",
+         "files:write"])  # files:write: the "Show graph" PNG upload
 
 
 def test_every_event_the_bot_listens_for_is_subscribed():

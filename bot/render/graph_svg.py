@@ -53,7 +53,7 @@ def _label(n: GraphNode, repeat: int | None = None) -> str:
 
 
 def to_dot(graph: Graph, fold_above: int | None = None):  # -> graphviz.Digraph
-    import graphviz
+    import graphviz  # type: ignore[import-untyped]  # no py.typed; Graphviz `dot` does the layout
 
     folded = fold(graph) if fold_above is None else fold(graph, fold_above)
     ids = {n.id: f"n{i}" for i, n in enumerate(folded.nodes)}

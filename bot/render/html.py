@@ -17,7 +17,7 @@ from typing import Any
 
 from bot.messages import human_bytes, human_int
 from bot.render import verdict as v
-from bot.report import Report
+from bot.report import ReloadOption, Report
 
 _COLORS = {"weights": "#457b9d", "optimizer": "#e9a23b", "other": "#a8b3bf"}
 MAX_CHART_LAYERS = 60
@@ -150,7 +150,7 @@ def _reload(report: Report, key: str) -> str:
     if not r.summary and not r.python:
         return ""
     out = [f"<section id='reload-{key}'><h2>How to load it</h2><p>{escape(r.summary)}</p>"]
-    snippets = [("main", r.python, None)] if r.python else []
+    snippets: list[tuple[str, str, ReloadOption | None]] = [("main", r.python, None)] if r.python else []
     snippets += [(f"o{i}", o.python, o) for i, o in enumerate(r.options)
                  if o.python.strip() and o.python.strip() != r.python.strip()]
     for sid, code, opt in snippets:
@@ -177,7 +177,8 @@ def _extras(report: Report) -> str:
         value = getattr(report, name, None)
         if value is None or value == [] or value == {}:
             continue
-        data = dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
+        is_record = dataclasses.is_dataclass(value) and not isinstance(value, type)
+        data = dataclasses.asdict(value) if is_record else value  # type: ignore[arg-type]
         out.append(f"<section id='{name}'><h2>{escape(name.capitalize())}</h2>{_data(data)}</section>")
     return "".join(out)
 

@@ -28,7 +28,7 @@ from bot.analysis.keras.shapes import infer_output_shape
 from bot.report import Graph, GraphEdge, GraphNode, LayerInfo, WeightInfo
 
 
-def graph_from_config(model_config: dict[str, Any], layers: list[LayerInfo]) -> Graph | None:
+def graph_from_config(model_config: Any, layers: list[LayerInfo]) -> Graph | None:
     """The graph of a serialized model; None when the config has no layer list (a subclass)."""
     if not isinstance(model_config, dict):
         return None
@@ -56,8 +56,13 @@ def _entries(cfg: Any) -> list[dict[str, Any]]:
     return [e for e in raw if isinstance(e, dict)] if isinstance(raw, list) else []
 
 
+def _config(entry: dict[str, Any]) -> dict[str, Any]:
+    cfg = entry.get("config")
+    return cfg if isinstance(cfg, dict) else {}
+
+
 def _name(entry: dict[str, Any], i: int) -> str:
-    cfg = entry.get("config") if isinstance(entry.get("config"), dict) else {}
+    cfg = _config(entry)
     name = entry.get("name") or cfg.get("name")
     return str(name) if name else f"{str(entry.get('class_name', 'layer')).lower()}_{i}"
 
@@ -73,7 +78,7 @@ def _add_model(g: Graph, cls: str, entries: list[dict[str, Any]], parent: str | 
     first_node = len(g.nodes)
     for entry, name in zip(entries, names):
         lcls = strip_registered_prefix(str(entry.get("class_name", "?")))
-        lcfg = entry.get("config") if isinstance(entry.get("config"), dict) else {}
+        lcfg = _config(entry)
         if sequential and lcls == "InputLayer":  # not in model.layers, so not a node
             seq_input = infer_output_shape(lcls, lcfg, [])
             continue

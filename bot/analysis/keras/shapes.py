@@ -52,7 +52,7 @@ def infer_output_shape(cls: str, cfg: dict[str, Any], inputs: list[Shape | None]
         if cfg.get("return_state"):
             return None  # several outputs: not one shape
         return [first[0], first[1], cfg["units"]] if cfg.get("return_sequences") else [first[0], cfg["units"]]
-    if cls == "Concatenate" and all(_valid(i) and len(i) == len(first) for i in inputs):
+    if cls == "Concatenate" and all(i is not None and _valid(i) and len(i) == len(first) for i in inputs):
         axis = cfg.get("axis", -1)
         if not isinstance(axis, int):
             return None
