@@ -74,9 +74,14 @@ def build_parser() -> argparse.ArgumentParser:
     cache = sub.add_parser("cache", help="operate the Redis cache")
     cache.add_argument("action", choices=["stats", "clear"])
 
-    from bot.queue.worker import add_arguments
+    # bot.queue.connection is constants only: the worker's own imports (rq, socket, uuid) stay off
+    # every other command's start-up path (tests/test_cli_imports.py).
+    from bot.queue.connection import QUEUES
 
-    add_arguments(sub.add_parser("worker", help="answer queued Slack questions (CKPTBOT_QUEUE=rq)"))
+    wk = sub.add_parser("worker", help="answer queued Slack questions (CKPTBOT_QUEUE=rq)")
+    wk.add_argument("--queues", default=",".join(QUEUES), help="comma-separated, in priority order")
+    wk.add_argument("--burst", action="store_true", help="exit when the queues are empty")
+    wk.add_argument("--max-jobs", type=int, help="exit after this many jobs")
     queue = sub.add_parser("queue", help="operate the work queue (CKPTBOT_QUEUE=rq)")
     queue.add_argument("action", choices=["stats"])
     return p

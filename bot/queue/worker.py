@@ -104,12 +104,6 @@ class Liveness:
             pass
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--queues", default=",".join(QUEUES), help="comma-separated, in priority order")
-    parser.add_argument("--burst", action="store_true", help="exit when the queues are empty")
-    parser.add_argument("--max-jobs", type=int, help="exit after this many jobs")
-
-
 def worker_main(args: argparse.Namespace, settings: Any) -> int:
     import redis as redis_lib
     from rq import SimpleWorker
