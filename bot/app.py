@@ -22,6 +22,8 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from bot.exit_codes import EXIT_CONFIG
+from bot.report_links import LINK_PATH  # GET /r/<token>: the full report page
+from bot.slack_client import slack_client
 
 if TYPE_CHECKING:
     from slack_bolt import App
@@ -40,13 +42,9 @@ LISTENER_THREADS = 32
 HTTP_THREADS = 32
 # Socket Mode envelopes handled at once (SocketModeClient's own pool).
 SOCKET_MODE_CONCURRENCY = 16
-# Retries per Web API call after a 429 (each sleeps Retry-After) or a dropped connection.
-RATE_LIMIT_RETRIES = 3
-CONNECTION_RETRIES = 2
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
 HOOK_PATH = "/hooks/checkpoint"
-from bot.report_links import LINK_PATH  # noqa: E402 - GET /r/<token>: the full report page
 # Pre-started parser children of the bot: as many as inspections run at once (handlers/backend.py).
 PARSER_WORKERS = 4
 
@@ -106,18 +104,6 @@ def configure_logging() -> None:
 
 
 # --- the app --------------------------------------------------------------------------------
-
-def slack_client(settings: "Settings") -> Any:
-    from slack_sdk import WebClient
-    from slack_sdk.http_retry import (
-        ConnectionErrorRetryHandler,
-        RateLimitErrorRetryHandler,
-    )
-
-    return WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url,
-                     retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=CONNECTION_RETRIES),
-                                     RateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES)])
-
 
 def build_backend(settings: "Settings", service: ModuleType | Any = None) -> "SlackBackend":
     from bot.cache import make_cache
@@ -208,10 +194,9 @@ def wsgi_for(app: "App", routes: dict[str, Wsgi] | None = None) -> Wsgi:
 
 def extra_routes(settings: "Settings") -> dict[str, Wsgi]:
     """`POST /hooks/checkpoint`: training jobs and CI announce a checkpoint (HMAC-signed)."""
+    from bot.report_links import make_link_wsgi_app
     from bot.watch import make_announcer
     from handlers.hooks import make_hook_wsgi_app
-
-    from bot.report_links import make_link_wsgi_app
 
     def page_of(reference: str) -> str:
         from bot import service

@@ -31,6 +31,7 @@ _lock = threading.Lock()
 def _redis(settings: "Settings") -> Any:
     import redis
 
+    assert settings.redis_url, "report links need REDIS_URL"  # callers check
     return redis.Redis.from_url(settings.redis_url, socket_timeout=1.0, socket_connect_timeout=1.0)
 
 

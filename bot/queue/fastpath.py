@@ -27,16 +27,16 @@ def cached_report(reference: str, settings: Any) -> Any:
     identity = sources.resolve(reference, settings).identity()
     keys = keys_for(identity, cache._analyzer)
     text = cache.redis.call(lambda r: r.get(keys.report))
-    return Report.from_json(text.decode("utf-8")) if text else None
+    return Report.from_json(text) if text else None
 
 
 def answer_from_cache(settings: Any, redis: Any, spec: dict[str, Any]) -> bool:
     from rq.job import Job
 
-    from bot.app import slack_client
     from bot.queue.connection import key, serializer
     from bot.queue.delivery import deliver_once
     from bot.queue.replies import post_answer
+    from bot.slack_client import slack_client
     from bot.slack_text import parse_command, parse_mention
     from handlers.questions import SUBCOMMAND_WORDS, layers_button_value, report_answer
 

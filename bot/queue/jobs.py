@@ -44,13 +44,14 @@ def context() -> WorkerContext:
     global _context
     if _context is None:
         from bot import service
-        from bot.app import slack_client
         from bot.cache import make_cache
         from bot.config import load_settings
         from bot.queue.connection import worker_redis
+        from bot.slack_client import slack_client
         from handlers.backend import SlackBackend
 
         settings = load_settings()
+        assert settings.redis_url, "ckptbot worker checks REDIS_URL before it takes jobs"
         _context = WorkerContext(settings, SlackBackend(settings, service, make_cache(settings), workers=1,
                                                         parser_workers=PARSER_WORKERS),
                                  slack_client(settings), worker_redis(settings.redis_url))

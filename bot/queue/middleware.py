@@ -32,20 +32,30 @@ QUEUE_DOWN = ("ckptbot's work queue is not reachable right now, so this question
 
 def install(app: Any, settings: Any) -> Callable[[], bool]:
     """Adds the middleware to `app`; returns a health probe (True when Redis answers)."""
-    from bot.render import blocks as render
-    from bot.slack_text import HELP, parse_command, parse_mention
-    from handlers.questions import SUBCOMMAND_WORDS, help_message, label_of, usage_problem
-    from handlers.unfurls import MAX_UNFURLS_PER_MESSAGE, looks_like_checkpoint
     from slack_bolt import BoltResponse
 
     from bot.queue.fastpath import answer_from_cache
-    from bot.slack_text import is_model_file_name, unescape
+    from bot.render import blocks as render
+    from bot.slack_text import (
+        HELP,
+        is_model_file_name,
+        parse_command,
+        parse_mention,
+        unescape,
+    )
+    from handlers.questions import (
+        SUBCOMMAND_WORDS,
+        help_message,
+        label_of,
+        usage_problem,
+    )
+    from handlers.unfurls import MAX_UNFURLS_PER_MESSAGE, looks_like_checkpoint
 
     redis = ack_redis(settings.redis_url)
     fast = ThreadPoolExecutor(max_workers=FASTPATH_THREADS, thread_name_prefix="ckpt-fastpath")
 
     def ephemeral(text: str, blocks: list | None = None) -> Any:
-        body = {"response_type": "ephemeral", "text": text}
+        body: dict[str, Any] = {"response_type": "ephemeral", "text": text}
         if blocks:
             body["blocks"] = blocks
         return BoltResponse(status=200, body=json.dumps(body), headers={"content-type": "application/json"})
@@ -90,7 +100,7 @@ def install(app: Any, settings: Any) -> Callable[[], bool]:
         if placed.duplicate:
             return ephemeral(render.progress_text(f"`{render.escape(label)}`", "already on it…"))
         if request.name == "inspect":
-            fast.submit(answer_from_cache, settings, redis, {**placed.spec, "job_id": placed.job_id})
+            fast.submit(answer_from_cache, settings, redis, {**(placed.spec or {}), "job_id": placed.job_id})
         return ephemeral(render.progress_text(f"`{render.escape(label)}`", q.ordinal(placed.position)))
 
     def mention(body: dict[str, Any], event: dict[str, Any], client: Any) -> Any:
@@ -113,7 +123,7 @@ def install(app: Any, settings: Any) -> Callable[[], bool]:
 
         placed = place(spec, placeholder)
         if not placed.duplicate and request.name == "inspect":
-            fast.submit(answer_from_cache, settings, redis, {**placed.spec, "job_id": placed.job_id})
+            fast.submit(answer_from_cache, settings, redis, {**(placed.spec or {}), "job_id": placed.job_id})
         return None
 
     def link_shared(body: dict[str, Any], event: dict[str, Any]) -> Any:

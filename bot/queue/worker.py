@@ -25,7 +25,15 @@ import time
 import uuid
 from typing import Any
 
-from bot.queue.connection import ALIVE_BEAT_S, ALIVE_TTL_S, QUEUES, REAP_EVERY_S, key, serializer, worker_redis
+from bot.queue.connection import (
+    ALIVE_BEAT_S,
+    ALIVE_TTL_S,
+    QUEUES,
+    REAP_EVERY_S,
+    key,
+    serializer,
+    worker_redis,
+)
 
 log = logging.getLogger(__name__)
 

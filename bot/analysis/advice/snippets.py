@@ -130,10 +130,11 @@ def int4_block_size(report: Report) -> int | None:
     the size whose group count ceil(in / block) matches every layer's kernel_scale rows."""
     shapes = []
     for layer in report.layers:
-        if not (layer.quantization or "").startswith("int4"):
+        mode = layer.quantization or ""
+        if not mode.startswith("int4"):
             continue
-        if "/" in (layer.quantization or "") and layer.quantization.split("/", 1)[1].isdigit():
-            return int(layer.quantization.split("/", 1)[1])
+        if "/" in mode and mode.split("/", 1)[1].isdigit():
+            return int(mode.split("/", 1)[1])
         by = {w.name.rsplit("/", 1)[-1]: w.shape for w in layer.weights}
         if "g_idx" not in by:
             return None if "kernel_zero" not in by and "embeddings_zero" not in by else DEFAULT_INT4_BLOCK

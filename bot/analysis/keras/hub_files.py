@@ -127,7 +127,7 @@ class ZipFiles(PresetFiles):
             from bot.analysis.keras.keras_v3 import _member_file
             from bot.report import Report, SourceInfo
 
-            return _ClosingMember(_member_file(self._f, self._zf, info, Report(SourceInfo("", ""), "")))
+            return _ClosingMember(_member_file(self._f, self._zf, info, Report(SourceInfo("", ""), "")))  # type: ignore[return-value]
         return self._zf.open(info)  # type: ignore[return-value]
 
 

@@ -14,15 +14,24 @@ are `tokenizer.json` + `assets/tokenizer/` (`vocabulary.spm`, `vocabulary.txt`, 
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
+from bot.analysis.json_fields import sub_dict
 from bot.analysis.keras import assemble, layer_variables, quantization, v3_weights
 from bot.analysis.keras.hub_files import PresetFiles
-from bot.analysis.keras.keras_classes import strip_registered_prefix
+from bot.analysis.keras.keras_classes import name_hub_layer, strip_registered_prefix
 from bot.analysis.wire import protobuf
 from bot.errors import AnalysisError, ErrorCode
-from bot.report import Contents, LayerInfo, ModelInfo, Params, PresetInfo, Report, TokenizerInfo, WeightInfo
+from bot.report import (
+    Contents,
+    LayerInfo,
+    ModelInfo,
+    Params,
+    PresetInfo,
+    Report,
+    TokenizerInfo,
+    WeightInfo,
+)
 
 MAX_SHARDS = 10_000
 _TOKENIZER_ASSETS = ("assets/tokenizer/vocabulary.spm", "assets/tokenizer/vocabulary.txt",
@@ -40,7 +49,7 @@ def report_from_preset(files: PresetFiles, report: Report) -> Report:
     report.format = "keras-hub-preset"
     report.keras_version = str(metadata["keras_version"]) if metadata.get("keras_version") else None
     tree, detail = _backbone_tree(files, report)
-    inner = config.get("config") if isinstance(config.get("config"), dict) else {}
+    inner = sub_dict(config, "config")
     if tree is not None:
         tree.writer_version = report.keras_version
         tree.policy_map = quantization.policy_map(inner.get("dtype"))
@@ -63,7 +72,7 @@ def report_from_preset(files: PresetFiles, report: Report) -> Report:
     report.size_breakdown = assemble.size_breakdown(None, records, [])
     layer_variables.summarize(report, records)
     task_class = strip_registered_prefix(str(task.get("registered_name") or task.get("class_name"))) if task else None
-    task_cfg = task.get("config") if task and isinstance(task.get("config"), dict) else {}
+    task_cfg = sub_dict(task, "config") if task else {}
     report.model = ModelInfo(class_name=task_class or backbone,
                              name=str(task_cfg.get("name") or inner.get("name") or backbone))
     report.contents = Contents(architecture=True, weights=bool(records), optimizer_state=False, training_config=False)
@@ -93,7 +102,7 @@ def _backbone_tree(files: PresetFiles, report: Report) -> tuple[v3_weights.V3Tre
                     "model.weights.json: `from_preset` builds the architecture and then fails to load weights. "
                     "Copy the weights file(s) too, or pass `load_weights=False` for a fresh model.")
         return None, None
-    weight_map = index.get("weight_map") if isinstance(index.get("weight_map"), dict) else {}
+    weight_map = sub_dict(index, "weight_map")
     names: list[str] = []
     for v in weight_map.values():
         for n in v if isinstance(v, list) else [v]:
@@ -116,25 +125,6 @@ def _backbone_tree(files: PresetFiles, report: Report) -> tuple[v3_weights.V3Tre
                     f"are missing ({', '.join(missing[:5])}); figures cover the rest and `from_preset` fails until "
                     "they are there.")
     return tree, f"sharded in {len(names)} file(s)"
-
-
-_CAMEL = re.compile(r"(?:^|_)([a-z0-9])")
-_ACRONYMS = {"Rms": "RMS", "Vit": "ViT", "Mlp": "MLP", "Gpt": "GPT"}
-
-
-def name_hub_layer(layer: LayerInfo) -> LayerInfo:
-    """Layers of KerasHub classes, named as KerasHub names them: groups are snake-cased class names."""
-    if layer.class_name == "unknown" and layer.name:
-        # Groups inside `layers/` are snake-cased class names; a task's attributes (`backbone`, `preprocessor`)
-        # are not, and there the layer's own name (`gemma_backbone`) is the class name snake-cased.
-        in_container = (layer.path or "").startswith(("layers/", "_layer_checkpoint_dependencies/"))
-        key = (layer.path if in_container and layer.path else layer.name).rsplit("/", 1)[-1]
-        base = re.sub(r"_\d+$", "", key)
-        name = _CAMEL.sub(lambda m: m.group(1).upper(), base)
-        for k, v in _ACRONYMS.items():
-            name = name.replace(k, v)
-        layer.class_name = name
-    return layer
 
 
 def _tokenizer(files: PresetFiles, report: Report) -> TokenizerInfo | None:
@@ -186,9 +176,9 @@ def report_from_hub_lora(h5: Any, report: Report, base: Report | None = None) ->
 
     `base`: the preset beside the file, if any.  After `load_lora_weights` live Keras counts the
     backbone plus the adapters, and only the adapters train (`enable_lora` freezes the rest)."""
-    from bot.analysis.io import h5safe
-
     import h5py
+
+    from bot.analysis.io import h5safe
 
     lora = h5safe.child(h5, "lora")
     if not isinstance(lora, h5py.Group):

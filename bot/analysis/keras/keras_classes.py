@@ -8,6 +8,10 @@ per variable (keras-formats.md §7).
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from bot.report import LayerInfo
 
 # Layers, models and wrappers that ship with Keras 1/2/3 and tf-keras.  A class outside
 # this set (and without a `keras.*` module in a v3 config) needs custom_objects to load.
@@ -127,3 +131,22 @@ BUILTIN_LOSSES = frozenset(
     CosineSimilarity Huber LogCosh CTC Dice Tversky Circle LossFunctionWrapper Loss
     """.split()
 )
+
+
+_CAMEL = re.compile(r"(?:^|_)([a-z0-9])")
+_ACRONYMS = {"Rms": "RMS", "Vit": "ViT", "Mlp": "MLP", "Gpt": "GPT"}
+
+
+def name_hub_layer(layer: "LayerInfo") -> "LayerInfo":
+    """Layers of KerasHub classes, named as KerasHub names them: groups are snake-cased class names."""
+    if layer.class_name == "unknown" and layer.name:
+        # Groups inside `layers/` are snake-cased class names; a task's attributes (`backbone`, `preprocessor`)
+        # are not, and there the layer's own name (`gemma_backbone`) is the class name snake-cased.
+        in_container = (layer.path or "").startswith(("layers/", "_layer_checkpoint_dependencies/"))
+        key = (layer.path if in_container and layer.path else layer.name).rsplit("/", 1)[-1]
+        base = re.sub(r"_\d+$", "", key)
+        name = _CAMEL.sub(lambda m: m.group(1).upper(), base)
+        for k, v in _ACRONYMS.items():
+            name = name.replace(k, v)
+        layer.class_name = name
+    return layer

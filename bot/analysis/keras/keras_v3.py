@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 from bot.analysis.io import h5safe
 from bot.analysis.io.artifact import Artifact
 from bot.analysis.io.windows import OffsetWindow
+from bot.analysis.json_fields import sub_dict
 from bot.analysis.keras import assemble, layer_variables, quantization, v3_weights
 from bot.analysis.keras.config_walk import ModelSpec, describe_model
 from bot.analysis.keras.graph import graph_from_config
@@ -163,12 +164,12 @@ def _fill_from_config(report: Report, config: dict[str, Any], metadata: dict[str
         spec: ModelSpec = describe_model(config)
     except ValueError as exc:
         raise AnalysisError(ErrorCode.CORRUPT, f"config.json is not a Keras model config ({exc}).") from exc
-    compile_config = config.get("compile_config") if isinstance(config.get("compile_config"), dict) else {}
+    compile_config = sub_dict(config, "compile_config")
     report.model = assemble.model_info(spec)
     assemble.add_model_findings(report, spec)
     if tree is not None:
         tree.writer_version = report.keras_version
-        inner = config.get("config") if isinstance(config.get("config"), dict) else {}
+        inner = sub_dict(config, "config")
         tree.policy_map = quantization.policy_map(inner.get("dtype"))
     res = v3_weights.read_tree(tree, spec.layers, spec.trainable) if tree else None
     if res:
@@ -196,7 +197,7 @@ def _fill_from_config(report: Report, config: dict[str, Any], metadata: dict[str
         report.optimizer.learning_rate = res.learning_rate
     assemble.add_version_findings(report)
     if any(w.code == "keras-hub-classes" for w in report.warnings):
-        from bot.analysis.keras.hub_preset import name_hub_layer
+        from bot.analysis.keras.keras_classes import name_hub_layer
 
         for layer in report.layers:  # KerasHub tasks nest their backbone outside `layers`: name it from its group
             name_hub_layer(layer)

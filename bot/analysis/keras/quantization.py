@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from bot.analysis.json_fields import sub_dict
+
 # dtype-policy classes whose config `mode` names a quantization ("int8", "int4/128", "gptq/4/128").
 QUANTIZED_POLICIES = frozenset({"QuantizedDTypePolicy", "Int4DTypePolicy", "QuantizedFloat8DTypePolicy",
                                 "GPTQDTypePolicy", "AWQDTypePolicy"})
@@ -43,7 +45,7 @@ class VarMeta:
 def policy_mode(dtype: Any) -> str | None:
     """'int8', 'int4/128', 'gptq/4/128', 'float8' from a layer's serialized `dtype`, else None."""
     if isinstance(dtype, dict) and dtype.get("class_name") in QUANTIZED_POLICIES:
-        cfg = dtype.get("config") if isinstance(dtype.get("config"), dict) else {}
+        cfg = sub_dict(dtype, "config")
         mode = cfg.get("mode")
         if isinstance(mode, str) and mode.split("/", 1)[0] in MODES:
             return mode
@@ -57,8 +59,7 @@ def policy_map(dtype: Any) -> dict[str, str]:
     """A model-level `DTypePolicyMap` (KerasHub): {layer path: mode} for its quantized entries."""
     if not (isinstance(dtype, dict) and dtype.get("class_name") == "DTypePolicyMap"):
         return {}
-    cfg = dtype.get("config") if isinstance(dtype.get("config"), dict) else {}
-    entries = cfg.get("policy_map") if isinstance(cfg.get("policy_map"), dict) else {}
+    entries = sub_dict(sub_dict(dtype, "config"), "policy_map")
     out = {}
     for path, pol in entries.items():
         mode = policy_mode(pol)

@@ -18,8 +18,19 @@ import json
 from typing import Any
 
 from bot.analysis.io.artifact import Artifact
+from bot.analysis.json_fields import sub_dict
 from bot.errors import AnalysisError, ErrorCode
-from bot.report import Contents, LayerInfo, ModelInfo, OptimizerInfo, Params, Reload, ReloadOption, Report, WeightInfo
+from bot.report import (
+    Contents,
+    LayerInfo,
+    ModelInfo,
+    OptimizerInfo,
+    Params,
+    Reload,
+    ReloadOption,
+    Report,
+    WeightInfo,
+)
 
 MAX_METADATA_BYTES = 64 * 1024**2
 # A run keeps `max_to_keep` steps; thousands of step folders are listed, not all read.
@@ -92,7 +103,7 @@ def _arrays(meta: dict[str, Any]) -> list[tuple[tuple[str, ...], list[int] | Non
     """(key path, shape) of every array in `_METADATA`'s tree_metadata; shape None when not recorded
     (plain Orbax saves of NumPy arrays keep it only in the tensorstore metadata)."""
     out = []
-    tree = meta.get("tree_metadata") if isinstance(meta.get("tree_metadata"), dict) else {}
+    tree = sub_dict(meta, "tree_metadata")
     for key, value in tree.items():
         keys = value.get("key_metadata") if isinstance(value, dict) else None
         path = tuple(str(k.get("key")) for k in keys if isinstance(k, dict)) if isinstance(keys, list) else None
@@ -127,7 +138,7 @@ def _size(shape: list[int]) -> int:
     return n
 
 
-def _fill(report: Report, arrays: list[tuple[tuple[str, ...], list[int]]], config: dict[str, Any] | None) -> None:
+def _fill(report: Report, arrays: list[tuple[tuple[str, ...], list[int] | None]], config: dict[str, Any] | None) -> None:
     layers: dict[str, LayerInfo] = {}
     trainable = non_trainable = 0
     opt_vars = opt_values = 0
@@ -150,10 +161,10 @@ def _fill(report: Report, arrays: list[tuple[tuple[str, ...], list[int]]], confi
     if not any(p[0] in ("trainable_variables", "non_trainable_variables") for p, _ in arrays) and arrays:
         # Plain Orbax: no Keras grouping, so no trainable split; group by the first key.
         known = all(shape is not None for _, shape in arrays)
-        for path, shape in arrays:
+        for path, recorded in arrays:
             layer = layers.setdefault(path[0], LayerInfo(name=path[0], class_name="array tree", params=0))
-            layer.weights.append(WeightInfo("/".join(path), shape or [], "unknown"))
-            layer.params += _size(shape) if shape is not None else 0
+            layer.weights.append(WeightInfo("/".join(path), recorded or [], "unknown"))
+            layer.params += _size(recorded) if recorded is not None else 0
         report.layers = list(layers.values())
         report.params = Params(total=sum(l.params for l in layers.values())) if known else None
         if not known:
@@ -171,7 +182,7 @@ def _fill(report: Report, arrays: list[tuple[tuple[str, ...], list[int]]], confi
     if config is not None:
         report.model = ModelInfo(class_name=str(config.get("class_name")), name=str((config.get("config") or {})
                                                                                     .get("name", "model")))
-        cc = config.get("compile_config") if isinstance(config.get("compile_config"), dict) else {}
+        cc = sub_dict(config, "compile_config")
         opt = cc.get("optimizer")
         opt_class = opt.get("class_name") if isinstance(opt, dict) else opt if isinstance(opt, str) else None
     if opt_vars:

@@ -6,8 +6,8 @@ pickles) into findings; `attach(report, findings)` sets `report.security` with t
 Pure data: nothing here imports, unmarshals or unpickles anything from the file.
 """
 
+from bot.analysis.security.file_rules import file_findings
 from bot.analysis.security.verdict import attach, verdict_of
 from bot.analysis.security.walker import config_findings, custom_object_findings
-from bot.analysis.security.file_rules import file_findings
 
 __all__ = ["attach", "config_findings", "custom_object_findings", "file_findings", "verdict_of"]
