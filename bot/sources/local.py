@@ -95,6 +95,41 @@ def vet_local_path(path: str, roots: list[str] | None) -> str:
     return real
 
 
+# A model folder (SavedModel, unzipped .keras, checkpoint folder) holds a handful of entries two levels
+# deep; `/etc` holds thousands.  The identity looks at no more than this many entries, so pointing the bot
+# at any folder costs a bounded number of lstat calls (issue 12/13: `ckptbot inspect /etc`).
+MAX_IDENTITY_ENTRIES = 512
+MAX_IDENTITY_DEPTH = 3
+
+
+def _newest_mtime_ns(root: str) -> int:
+    """Newest mtime among at most MAX_IDENTITY_ENTRIES entries under root, never following symlinks.
+
+    lstat only: a dangling symlink, a loop, a FIFO, a socket or a device is counted by its own
+    mtime and never opened; an unreadable folder is skipped.  Never raises for what is inside.
+    """
+    newest, seen = 0, 0
+    pending = [(root, 0)]
+    while pending and seen < MAX_IDENTITY_ENTRIES:
+        folder, depth = pending.pop()
+        try:
+            with os.scandir(folder) as it:
+                for entry in it:
+                    seen += 1
+                    if seen > MAX_IDENTITY_ENTRIES:
+                        break
+                    try:
+                        st = entry.stat(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    newest = max(newest, st.st_mtime_ns)
+                    if stat.S_ISDIR(st.st_mode) and depth + 1 < MAX_IDENTITY_DEPTH:
+                        pending.append((entry.path, depth + 1))
+        except OSError:
+            continue
+    return newest
+
+
 class LocalSource:
     def __init__(self, reference: str, roots: list[str] | None) -> None:
         self.reference = reference
@@ -111,9 +146,7 @@ class LocalSource:
         validators = [("size", str(st.st_size)), ("mtime_ns", str(st.st_mtime_ns)),
                       ("inode", f"{st.st_dev}:{st.st_ino}")]
         if stat.S_ISDIR(st.st_mode):  # a SavedModel folder changes when a file inside changes
-            newest = max((os.stat(os.path.join(d, f)).st_mtime_ns
-                          for d, _, files in os.walk(self.real_path) for f in files), default=0)
-            validators.append(("newest_mtime_ns", str(newest)))
+            validators.append(("newest_mtime_ns", str(_newest_mtime_ns(self.real_path))))
         return Identity(kind="local", key=self.real_path, validators=tuple(validators))
 
     def artifact(self) -> RootedPathArtifact:
