@@ -76,7 +76,12 @@ def _read(rel: str):
 
 
 def test_every_fixture_file_listed_in_expected_json_is_there():
-    assert len(ARTIFACTS) > 100
+    # The committed set has every stack; a fresh regeneration (test_fixtures_regenerate.py) leaves out the
+    # TF 2.13 stack, and its coverage of the committed kinds is checked there.
+    if FIXTURE_DIR == FIXTURES:
+        assert len(ARTIFACTS) > 100
+    else:
+        assert len(ARTIFACTS) > 90
     missing = [rel for rel in ARTIFACTS if not (FIXTURE_DIR / rel).exists()]
     assert missing == []
 

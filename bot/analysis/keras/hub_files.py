@@ -11,6 +11,7 @@ import contextlib
 import io
 import json
 import zipfile
+import zlib
 from typing import Any, BinaryIO, Iterator
 
 from bot.analysis.io import h5safe
@@ -56,11 +57,15 @@ class PresetFiles:
             return None
         if self.size(name) > limit:
             raise AnalysisError(ErrorCode.LIMIT, f"`{name}` is {self.size(name):,} bytes (limit {limit:,}).")
-        f = self.open(name)
-        if f is None:
-            return None
-        with f as fo:
-            return fo.read(limit + 1)
+        try:
+            f = self.open(name)
+            if f is None:
+                return None
+            with f as fo:
+                return fo.read(limit + 1)
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, zlib.error) as exc:
+            # A damaged member (bad CRC, cut deflate stream, an unsupported method) is the file's fault.
+            raise AnalysisError(ErrorCode.CORRUPT, f"`{name}` in the archive cannot be read ({exc}); the file is damaged.") from exc
 
     @contextlib.contextmanager
     def h5(self, name: str) -> Iterator[Any]:
