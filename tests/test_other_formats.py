@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.analysis.io.artifact import PathArtifact
-from bot.analysis.others import other_formats as of
+from bot.analysis.others import numpy_files, onnx_files, safetensors_files, tflite_files, torch_files
 from bot.analysis.wire.flatbuffer import read_tflite_summary
 from bot.analysis.wire.pickle_scan import pickle_storages, split_pickles
 from bot.errors import AnalysisError, ErrorCode
@@ -61,8 +61,8 @@ def test_a_hand_written_safetensors_file_is_counted_from_its_header(tmp_path):
     p = tmp_path / "model.safetensors"
     p.write_bytes(_safetensors_bytes({"w": ("F32", [4, 3]), "b": ("BF16", [3]), "step": ("I64", [])},
                                      metadata={"format": "pt"}))
-    assert of.looks_like_safetensors(_head(p), p.stat().st_size)
-    r = of.report_from_safetensors(_art(p))
+    assert safetensors_files.looks_like_safetensors(_head(p), p.stat().st_size)
+    r = safetensors_files.report_from_safetensors(_art(p))
     assert r.format == "safetensors"
     assert (r.params.total, r.params.trainable) == (12 + 3 + 1, None)
     assert "BF16 ×1" in r.format_detail and '"format": "pt"' in r.format_detail
@@ -76,7 +76,7 @@ def test_safetensors_counts_agree_with_the_safetensors_library(tmp_path):
                "scale": np.ones((), np.float16)}
     st.save_file(tensors, str(p))
     loaded = st.load_file(str(p))
-    assert of.report_from_safetensors(_art(p)).params.total == sum(v.size for v in loaded.values())
+    assert safetensors_files.report_from_safetensors(_art(p)).params.total == sum(v.size for v in loaded.values())
 
 
 @pytest.mark.parametrize("damage, code", [
@@ -105,7 +105,7 @@ def test_damaged_safetensors_headers_are_refused_like_safetensors_refuses_them(t
     p = tmp_path / "bad.safetensors"
     p.write_bytes(data)
     with pytest.raises(AnalysisError) as err:
-        of.report_from_safetensors(_art(p))
+        safetensors_files.report_from_safetensors(_art(p))
     assert err.value.code is code
 
 
@@ -133,8 +133,8 @@ def test_an_onnx_model_reports_its_producer_opset_and_initializer_sizes(tmp_path
     onnx, model = _onnx_model()
     p = tmp_path / "mlp.onnx"
     onnx.save(model, str(p))
-    assert of.looks_like_onnx(_head(p))
-    r = of.report_from_onnx(_art(p))
+    assert onnx_files.looks_like_onnx(_head(p))
+    r = onnx_files.report_from_onnx(_art(p))
     live = sum(int(np.prod(t.dims)) for t in onnx.load(str(p)).graph.initializer)
     assert r.format == "onnx" and r.params.total == live == 12 + 3 + 6 + 2
     assert f"ONNX IR {model.ir_version}" in r.format_detail and "ckptbot-tests 1.0" in r.format_detail
@@ -147,7 +147,7 @@ def test_onnx_with_external_data_is_counted_and_says_the_data_files_must_travel_
     p = tmp_path / "ext.onnx"
     onnx.save_model(model, str(p), save_as_external_data=True, all_tensors_to_one_file=True,
                     location="ext.data", size_threshold=0)
-    r = of.report_from_onnx(_art(p))
+    r = onnx_files.report_from_onnx(_art(p))
     assert r.params.total == 23
     assert any(w.code == "onnx-external-data" for w in r.warnings)
 
@@ -158,7 +158,7 @@ def test_a_truncated_onnx_file_is_called_truncated(tmp_path):
     p = tmp_path / "cut.onnx"
     p.write_bytes(data[: len(data) - 10])
     with pytest.raises(AnalysisError) as err:
-        of.report_from_onnx(_art(p))
+        onnx_files.report_from_onnx(_art(p))
     assert err.value.code in (ErrorCode.TRUNCATED, ErrorCode.CORRUPT)
 
 
@@ -172,12 +172,12 @@ def test_a_torch_state_dict_lists_its_storages_without_unpickling(tmp_path):
     zipped, legacy = tmp_path / "sd.pt", tmp_path / "legacy.pt"
     torch.save(state, zipped)
     torch.save(state, legacy, _use_new_zipfile_serialization=False)
-    r = of.report_from_pytorch_zip(_art(zipped))
+    r = torch_files.report_from_pytorch_zip(_art(zipped))
     assert (r.format, r.params.total) == ("pytorch", live)
     assert "never unpickled" in r.format_detail and "float32, int64" in r.format_detail
     assert "weights_only=True" in r.reload.python
-    assert of.looks_like_pytorch_pickle(_head(legacy))
-    assert of.report_from_pytorch_pickle(_art(legacy)).params.total == live
+    assert torch_files.looks_like_pytorch_pickle(_head(legacy))
+    assert torch_files.report_from_pytorch_pickle(_art(legacy)).params.total == live
 
 
 class FloatStorage:  # stands in for torch.FloatStorage in a hand-built torch-style archive
@@ -200,7 +200,7 @@ def test_a_hand_built_torch_zip_layout_is_read_without_torch(tmp_path):
         z.writestr("archive/data/0", bytes(48))
         z.writestr("archive/data/1", bytes(12))
         z.writestr("archive/version", "3\n")
-    r = of.report_from_pytorch_zip(_art(p))
+    r = torch_files.report_from_pytorch_zip(_art(p))
     assert r.params.total == 15 and "2 tensor storages (float32)" in r.format_detail
 
 
@@ -219,7 +219,7 @@ def test_a_booby_trapped_pickle_is_named_and_never_run(tmp_path):
     p = tmp_path / "model.pkl"
     p.write_bytes(payload)
     with pytest.raises(AnalysisError) as err:
-        of.report_from_pytorch_pickle(_art(p))
+        torch_files.report_from_pytorch_pickle(_art(p))
     assert err.value.code is ErrorCode.UNKNOWN
     assert "posix.system" in err.value.message or "os.system" in err.value.message
     assert "never unpickle" in err.value.message
@@ -233,7 +233,7 @@ def test_a_torch_zip_whose_pickle_imports_other_code_warns(tmp_path):
     p = tmp_path / "evil.pt"
     with zipfile.ZipFile(p, "w") as z:
         z.writestr("archive/data.pkl", buf.getvalue())
-    r = of.report_from_pytorch_zip(_art(p))
+    r = torch_files.report_from_pytorch_zip(_art(p))
     assert any(w.code == "pickle-imports" and "system" in w.message for w in r.warnings)
     assert not trap.exists()
 
@@ -243,15 +243,15 @@ def test_a_torch_zip_whose_pickle_imports_other_code_warns(tmp_path):
 def test_npy_and_npz_are_counted_from_their_headers(tmp_path):
     np.save(tmp_path / "a.npy", np.zeros((3, 4), np.float32))
     np.savez(tmp_path / "b.npz", w=np.zeros((2, 5)), b=np.ones(5))
-    assert of.report_from_numpy(_art(tmp_path / "a.npy")).params.total == 12
-    r = of.report_from_numpy(_art(tmp_path / "b.npz"))
+    assert numpy_files.report_from_numpy(_art(tmp_path / "a.npy")).params.total == 12
+    r = numpy_files.report_from_numpy(_art(tmp_path / "b.npz"))
     assert (r.format, r.params.total) == ("numpy", 15)
     assert "allow_pickle=False" in r.reload.python
 
 
 def test_an_object_array_is_flagged_as_pickled(tmp_path):
     np.save(tmp_path / "o.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
-    r = of.report_from_numpy(_art(tmp_path / "o.npy"))
+    r = numpy_files.report_from_numpy(_art(tmp_path / "o.npy"))
     assert any(w.code == "pickled-arrays" for w in r.warnings)
 
 
@@ -294,8 +294,8 @@ def tflite_written(tmp_path_factory):
 @pytest.mark.keras
 def test_a_tflite_model_agrees_with_tensorflows_own_flatbuffer_reader(tflite_written):
     path, live = tflite_written
-    assert of.looks_like_tflite(_head(path))
-    r = of.report_from_tflite(_art(path))
+    assert tflite_files.looks_like_tflite(_head(path))
+    r = tflite_files.report_from_tflite(_art(path))
     assert r.format == "tflite" and r.params.total == live["constants"] == 8 * 16 + 16 + 16 * 3 + 3
     assert f"schema v{live['version']}" in r.format_detail
     assert f"{live['tensors']} tensors, {live['buffers']} buffers" in r.format_detail
@@ -311,11 +311,11 @@ def test_a_damaged_tflite_file_gives_a_clean_error(tflite_written, tmp_path):
     bad = tmp_path / "bad.tflite"
     bad.write_bytes(bytes(data))
     with pytest.raises(AnalysisError) as err:
-        of.report_from_tflite(_art(bad))
+        tflite_files.report_from_tflite(_art(bad))
     assert err.value.code in (ErrorCode.CORRUPT, ErrorCode.TRUNCATED)
     bad.write_bytes(path.read_bytes()[:200])
     with pytest.raises(AnalysisError):
-        of.report_from_tflite(_art(bad))
+        tflite_files.report_from_tflite(_art(bad))
 
 
 @pytest.mark.keras
@@ -360,8 +360,8 @@ def test_each_sniffer_claims_only_its_own_format(tmp_path):
     files["h5ish"].write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(100))
     for kind, p in files.items():
         head, size = _head(p), p.stat().st_size
-        assert of.looks_like_safetensors(head, size) == (kind == "safetensors"), kind
-        assert not of.looks_like_onnx(head), kind
-        assert not of.looks_like_tflite(head), kind
-        assert not of.looks_like_pytorch_pickle(head), kind
-    assert not of.looks_like_onnx(b"\x08\x07" + bytes(200))  # ir_version then zeros: field 0 is not ONNX
+        assert safetensors_files.looks_like_safetensors(head, size) == (kind == "safetensors"), kind
+        assert not onnx_files.looks_like_onnx(head), kind
+        assert not tflite_files.looks_like_tflite(head), kind
+        assert not torch_files.looks_like_pytorch_pickle(head), kind
+    assert not onnx_files.looks_like_onnx(b"\x08\x07" + bytes(200))  # ir_version then zeros: field 0 is not ONNX

@@ -147,9 +147,9 @@ def _read_zip(f, artifact: Artifact, report: Report) -> Report:
         names = []
     f.seek(0)
     if any(n == "data.pkl" or n.endswith("/data.pkl") for n in names):
-        from bot.analysis.others import other_formats
+        from bot.analysis.others import torch_files
 
-        return _with_source(other_formats.report_from_pytorch_zip(artifact), report)
+        return _with_source(torch_files.report_from_pytorch_zip(artifact), report)
     preset = _preset_zip(f, names, report)
     if preset is not None:
         return preset
@@ -230,15 +230,15 @@ def _tf_bundle_report(kind, artifact: Artifact, report: Report) -> Report:
 
 
 def _other_format_report(kind, artifact: Artifact, report: Report) -> Report:
-    from bot.analysis.others import other_formats
+    from bot.analysis.others import numpy_files, onnx_files, safetensors_files, tflite_files, torch_files
     from bot.analysis.sniff import Kind
 
     reader = {
-        Kind.SAFETENSORS: other_formats.report_from_safetensors,
-        Kind.ONNX: other_formats.report_from_onnx,
-        Kind.TFLITE: other_formats.report_from_tflite,
-        Kind.PICKLE: other_formats.report_from_pytorch_pickle,
-        Kind.NUMPY: other_formats.report_from_numpy,
+        Kind.SAFETENSORS: safetensors_files.report_from_safetensors,
+        Kind.ONNX: onnx_files.report_from_onnx,
+        Kind.TFLITE: tflite_files.report_from_tflite,
+        Kind.PICKLE: torch_files.report_from_pytorch_pickle,
+        Kind.NUMPY: numpy_files.report_from_numpy,
     }[kind]
     return _with_source(reader(artifact), report)
 

@@ -110,7 +110,7 @@ def _is_onnx(head: bytes) -> bool:
     # ModelProto starts with ir_version (field 1, varint: 0x08) and names its producer early;
     # the other-formats reader confirms with a full parse.
     try:
-        from bot.analysis.others import other_formats
+        from bot.analysis.others import onnx_files
     except ImportError:
         return head[:1] == b"\x08" and b"onnx" in head[:512].lower()
-    return other_formats.looks_like_onnx(head)
+    return onnx_files.looks_like_onnx(head)
